@@ -1,0 +1,104 @@
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import type { Auth } from '../core/auth.js';
+import type { Config } from '../core/config.js';
+import { isAuthError } from '../core/errors.js';
+import type { Stores } from '../core/ports.js';
+import type { HttpContext } from './context.js';
+import { challenge, errorBody, fastifyCodeToOurs, STATUS } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { opsRoutes } from './routes/ops.js';
+import { webRoutes } from './routes/web.js';
+
+/** API.md, Limits: bodies over 16 KiB are refused with 413. */
+export const BODY_LIMIT = 16 * 1024;
+
+/** Sent on every response; HTML pages add their CSP in routes/web.ts. */
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  // Auth responses carry credentials: no cache may keep them (OWASP Session Management).
+  'cache-control': 'no-store',
+} as const;
+
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-csrf-token"]', 'res.headers["set-cookie"]'];
+
+export interface ServerDeps {
+  auth: Auth;
+  config: Config;
+  stores: Stores;
+}
+
+/**
+ * Builds the Fastify app: hooks, the error table, and every route of API.md.
+ * The only module that knows about Fastify besides the route files.
+ *
+ * @example
+ * const app = await buildServer({ auth, config, stores });
+ * await app.listen({ port: config.port, host: config.host });
+ */
+export async function buildServer({ auth, config, stores }: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+    // Per-request access logs cost throughput on the hot path; errors and security events are logged instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  await app.register(fastifyCookie);
+
+  const allowed = new Set(config.allowedOrigins);
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+    // API.md, CSRF: a state-changing request from a foreign Origin is refused, login included.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') {
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allowed.has(origin)) {
+        return reply.code(403).send(errorBody('csrf', 'Requests from this origin are not allowed.'));
+      }
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const sentBearer = req.headers.authorization !== undefined;
+    if (isAuthError(err)) {
+      const status = STATUS[err.code];
+      if (err.code === 'unavailable') req.log.warn({ err: err.cause ?? err }, 'store unavailable');
+      if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
+      const www = challenge(status, sentBearer);
+      if (www) void reply.header('www-authenticate', www);
+      return reply.code(status).send(errorBody(err.code, err.message));
+    }
+    const code = fastifyCodeToOurs(err.code, err.statusCode);
+    if (code) {
+      const message = code === 'payload_too_large' ? 'The request body is larger than 16 KiB.' : requestMessage(err);
+      return reply.code(STATUS[code]).send(errorBody(code, message));
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(errorBody('internal', 'Something went wrong on our side.'));
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`)));
+
+  const ctx: HttpContext = { auth, config, stores };
+  authRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  opsRoutes(app, ctx);
+  await webRoutes(app, ctx);
+  return app;
+}
+
+/** A short, safe description of a malformed request (Ajv's message names the field; no input is echoed). */
+function requestMessage(err: FastifyError): string {
+  if (err.code === 'FST_ERR_VALIDATION') return `Invalid request: ${err.message}.`;
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'Send JSON with Content-Type: application/json.';
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return 'The body is not valid JSON.';
+  return 'The request is malformed.';
+}
