@@ -1,0 +1,115 @@
+/**
+ * Numbered schema migrations for the SQLite backend. Append only: a released
+ * migration is never edited, because databases in the field already recorded it
+ * by version and name in `schema_migrations`. The runner (src/stores/sqlite.ts)
+ * applies the pending ones in one transaction at open.
+ *
+ * Conventions: times are INTEGER milliseconds since the epoch; secrets are
+ * base64url SHA-256 digests; every column a sweep or a per-user query filters on
+ * is indexed.
+ *
+ * @example
+ * // Adding a column later:
+ * { version: 2, name: 'sessions_ip', sql: `ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT ''` }
+ */
+export interface Migration {
+  /** 1, 2, 3… without gaps; the order of application. */
+  readonly version: number;
+  /** Short snake_case label, recorded next to the version. */
+  readonly name: string;
+  /** One or more statements, run inside the migration transaction. */
+  readonly sql: string;
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE users (
+        id            TEXT PRIMARY KEY,
+        username      TEXT NOT NULL,
+        -- BINARY collation on purpose: the cursor of listUsers compares keys byte-wise.
+        username_key  TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+        disabled      INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+
+      CREATE TABLE sessions (
+        id_hash         TEXT PRIMARY KEY,
+        public_id       TEXT NOT NULL UNIQUE,
+        user_id         TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        csrf_hash       TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        last_used_at    INTEGER NOT NULL,
+        idle_expires_at INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        user_agent      TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions (user_id, created_at);
+      CREATE INDEX sessions_idle_expiry ON sessions (idle_expires_at);
+      CREATE INDEX sessions_expiry ON sessions (expires_at);
+
+      CREATE TABLE refresh_families (
+        id             TEXT PRIMARY KEY,
+        user_id        TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        csrf_hash      TEXT NOT NULL,
+        current_hash   TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        last_used_at   INTEGER NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        user_agent     TEXT NOT NULL,
+        revoked_at     INTEGER,
+        revoked_reason TEXT CHECK (revoked_reason IN ('logout', 'logout_all', 'password', 'admin', 'disabled', 'reused', 'wipe')),
+        -- JSON array of {jti, exp}: access tokens to deny when the family dies.
+        grants         TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE INDEX refresh_families_user ON refresh_families (user_id, created_at);
+      CREATE INDEX refresh_families_expiry ON refresh_families (expires_at);
+
+      -- Every token a family ever had, so that a replayed old token is recognised as reuse.
+      CREATE TABLE refresh_tokens (
+        token_hash     TEXT PRIMARY KEY,
+        family_id      TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+        rotated_at     INTEGER,
+        successor_hash TEXT
+      );
+      CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+
+      -- AUTOINCREMENT so that a swept highest id is never handed out again: ids are cursors.
+      CREATE TABLE revocation_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        event      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX revocation_events_expiry ON revocation_events (expires_at);
+
+      CREATE TABLE signing_keys (
+        kid           TEXT PRIMARY KEY,
+        alg           TEXT NOT NULL CHECK (alg IN ('EdDSA', 'ES256', 'RS256', 'HS256')),
+        private_key   TEXT NOT NULL,
+        public_jwk    TEXT,
+        created_at    INTEGER NOT NULL,
+        retired_at    INTEGER,
+        publish_until INTEGER
+      );
+      CREATE INDEX signing_keys_publish_until ON signing_keys (publish_until);
+
+      CREATE TABLE server_secrets (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE rate_limits (
+        key      TEXT PRIMARY KEY,
+        hits     INTEGER NOT NULL,
+        reset_at INTEGER NOT NULL
+      );
+      CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
+    `,
+  },
+];

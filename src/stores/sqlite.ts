@@ -1,0 +1,630 @@
+import { closeSync, chmodSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../core/errors.js';
+import type {
+  AccessGrant,
+  FamilyRecord,
+  KeyRecord,
+  RevocationEvent,
+  RevokeReason,
+  Role,
+  RotateInput,
+  RotateResult,
+  SessionRecord,
+  StoredEvent,
+  Stores,
+  UserRecord,
+} from '../core/ports.js';
+import { EventHub, checkLimit, decodeUserCursor, encodeUserCursor, mergeGrants, parseEventCursor } from './memory.js';
+import { sqliteMigrations, type Migration } from './sql/sqlite-migrations.js';
+
+/*
+ * The embedded backend: one better-sqlite3 connection per node. The driver is
+ * synchronous, so every method finishes its SQL before its promise settles;
+ * multi-step operations run in BEGIN IMMEDIATE transactions so that several
+ * processes sharing the file also serialise (busy_timeout makes them wait).
+ * Nothing SQLite-specific escapes: driver errors become StoreUnavailableError
+ * (cannot reach the database) or a plain Error with the driver error as cause.
+ */
+
+const STORE = 'sqlite';
+// How long a writer waits for another connection's lock before the request fails as unavailable.
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+// Driver codes meaning "the database cannot be reached right now", not "the request was wrong".
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY)/;
+
+interface UserRow {
+  id: string;
+  username: string;
+  username_key: string;
+  name: string;
+  role: Role;
+  disabled: 0 | 1;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface SessionRow {
+  id_hash: string;
+  public_id: string;
+  user_id: string;
+  csrf_hash: string;
+  created_at: number;
+  last_used_at: number;
+  idle_expires_at: number;
+  expires_at: number;
+  user_agent: string;
+}
+
+interface FamilyRow {
+  id: string;
+  user_id: string;
+  csrf_hash: string;
+  current_hash: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  user_agent: string;
+  revoked_at: number | null;
+  revoked_reason: RevokeReason | null;
+  grants: string;
+}
+
+interface TokenRow {
+  family_id: string;
+  rotated_at: number | null;
+  successor_hash: string | null;
+}
+
+interface EventRow {
+  id: number;
+  event: string;
+}
+
+interface KeyRow {
+  kid: string;
+  alg: KeyRecord['alg'];
+  private_key: string;
+  public_jwk: string | null;
+  created_at: number;
+  retired_at: number | null;
+  publish_until: number | null;
+}
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  usernameKey: r.username_key,
+  name: r.name,
+  role: r.role,
+  disabled: r.disabled === 1,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toSession = (r: SessionRow): SessionRecord => ({
+  idHash: r.id_hash,
+  publicId: r.public_id,
+  userId: r.user_id,
+  csrfHash: r.csrf_hash,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  idleExpiresAt: r.idle_expires_at,
+  expiresAt: r.expires_at,
+  userAgent: r.user_agent,
+});
+
+const toFamily = (r: FamilyRow): FamilyRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  csrfHash: r.csrf_hash,
+  currentHash: r.current_hash,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  expiresAt: r.expires_at,
+  userAgent: r.user_agent,
+  revokedAt: r.revoked_at,
+  revokedReason: r.revoked_reason,
+  grants: JSON.parse(r.grants) as AccessGrant[],
+});
+
+const toEvent = (r: EventRow): StoredEvent => ({ id: String(r.id), event: JSON.parse(r.event) as RevocationEvent });
+
+const toKey = (r: KeyRow): KeyRecord => ({
+  kid: r.kid,
+  alg: r.alg,
+  privateKey: r.private_key,
+  publicJwk: r.public_jwk === null ? null : (JSON.parse(r.public_jwk) as Record<string, unknown>),
+  createdAt: r.created_at,
+  retiredAt: r.retired_at,
+  publishUntil: r.publish_until,
+});
+
+/**
+ * Opens (creating if needed) the SQLite database at `file`, applies pending
+ * migrations and returns the stores. The file holds private signing keys, so its
+ * directory is created 0700 and the file itself is kept 0600.
+ *
+ * `busyTimeoutMs` (default 5000) is how long a write waits for another
+ * process holding the lock before it fails as unavailable.
+ *
+ * Throws StoreUnavailableError if SQLite cannot open the file, and a plain Error
+ * if the path cannot be prepared or the database was written by a newer Frontdesk.
+ *
+ * @example
+ * const stores = openSqliteStores({ file: './data/frontdesk.db' });
+ * await stores.ping(); // { sqlite: 'ok' }
+ * await stores.close();
+ */
+export function openSqliteStores(options: { file: string; busyTimeoutMs?: number }): Stores {
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
+  }
+  const db = openDatabase(options.file, busyTimeoutMs);
+  try {
+    migrate(db, sqliteMigrations);
+  } catch (error) {
+    // Translate while the connection is still open: a closed one would make every error look like an outage.
+    const e = translate(error, db, 'migrate');
+    db.close();
+    throw e;
+  }
+  return createStores(db);
+}
+
+function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    // Create the file ourselves so it never exists, even briefly, with umask-default permissions.
+    closeSync(openSync(file, constants.O_CREAT | constants.O_RDWR, 0o600));
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  } catch (error) {
+    // A permissions or path problem is configuration, not an outage: say which file.
+    throw new Error(`Cannot prepare the SQLite database file ${file}`, { cause: error });
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new StoreUnavailableError(STORE, { cause: error });
+  }
+  try {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // WAL: readers never block the writer; NORMAL is durable across process crashes in WAL mode.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+  } catch (error) {
+    const e = translate(error, db, 'open');
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
+/**
+ * Applies the migrations newer than the recorded schema version, all in one
+ * IMMEDIATE transaction so that two processes opening the same file at once
+ * cannot both apply them.
+ */
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`SQLite migration "${m.name}" has version ${m.version}; expected ${i + 1}`);
+  });
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+  )`);
+  db.transaction(() => {
+    const applied = db.prepare<[], { version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version').all();
+    const known = migrations.length;
+    const newest = applied.at(-1)?.version ?? 0;
+    if (newest > known) {
+      throw new Error(
+        `The database ${db.name} has schema version ${newest}, newer than this Frontdesk build knows (${known}). ` +
+          'Run the Frontdesk version that wrote it, or point FRONTDESK_DATA_DIR elsewhere.',
+      );
+    }
+    for (const row of applied) {
+      const m = migrations[row.version - 1];
+      if (m === undefined || m.name !== row.name) {
+        throw new Error(`The database ${db.name} recorded migration ${row.version} "${row.name}", which this build calls "${m?.name ?? '(none)'}".`);
+      }
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)');
+    for (const m of migrations.slice(newest)) {
+      db.exec(m.sql);
+      record.run(m.version, m.name);
+    }
+  }).immediate();
+}
+
+/** Maps a driver error to the store's vocabulary; errors we raised ourselves pass through. */
+function translate(error: unknown, db: Database.Database, op: string): Error {
+  if (error instanceof Database.SqliteError) {
+    return UNAVAILABLE.test(error.code)
+      ? new StoreUnavailableError(STORE, { cause: error })
+      : new Error(`SQLite store: ${op} failed`, { cause: error });
+  }
+  // better-sqlite3 throws a TypeError on a closed connection.
+  if (!db.open) return new StoreUnavailableError(STORE, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function createStores(db: Database.Database): Stores {
+  // Prepared once: parsing SQL per request would cost more than running it.
+  const q = {
+    insertUser: db.prepare<UserRow>(
+      `INSERT INTO users (id, username, username_key, name, role, disabled, password_hash, created_at, updated_at)
+       VALUES (@id, @username, @username_key, @name, @role, @disabled, @password_hash, @created_at, @updated_at)
+       ON CONFLICT (username_key) DO NOTHING`,
+    ),
+    userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+    userByKey: db.prepare<[string], UserRow>('SELECT * FROM users WHERE username_key = ?'),
+    listUsers: db.prepare<{ after: string; q: string | null; limit: number }, UserRow>(
+      `SELECT * FROM users
+       WHERE username_key > @after AND (@q IS NULL OR instr(username_key, @q) > 0)
+       ORDER BY username_key LIMIT @limit`,
+    ),
+    updateUser: db.prepare<{ id: string; role: Role | null; disabled: 0 | 1 | null; password_hash: string | null; now: number }, UserRow>(
+      `UPDATE users SET role = coalesce(@role, role), disabled = coalesce(@disabled, disabled),
+         password_hash = coalesce(@password_hash, password_hash), updated_at = @now
+       WHERE id = @id RETURNING *`,
+    ),
+
+    insertSession: db.prepare<SessionRow>(
+      `INSERT INTO sessions (id_hash, public_id, user_id, csrf_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent)
+       VALUES (@id_hash, @public_id, @user_id, @csrf_hash, @created_at, @last_used_at, @idle_expires_at, @expires_at, @user_agent)`,
+    ),
+    findSession: db.prepare<{ id_hash: string; now: number }, SessionRow>(
+      'SELECT * FROM sessions WHERE id_hash = @id_hash AND idle_expires_at > @now AND expires_at > @now',
+    ),
+    // The idle guard keeps a session that died of idleness dead even if a late touch arrives.
+    touchSession: db.prepare<{ id_hash: string; last_used_at: number; idle_expires_at: number }>(
+      `UPDATE sessions SET last_used_at = @last_used_at, idle_expires_at = @idle_expires_at
+       WHERE id_hash = @id_hash AND idle_expires_at > @last_used_at`,
+    ),
+    deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?'),
+    deleteSessionByPublicId: db.prepare<[string, string]>('DELETE FROM sessions WHERE user_id = ? AND public_id = ?'),
+    deleteUserSessions: db.prepare<[string, string | null]>('DELETE FROM sessions WHERE user_id = ? AND public_id IS NOT ?'),
+    listUserSessions: db.prepare<{ user_id: string; now: number }, SessionRow>(
+      `SELECT * FROM sessions WHERE user_id = @user_id AND idle_expires_at > @now AND expires_at > @now
+       ORDER BY created_at DESC, rowid DESC`,
+    ),
+    deleteAllSessions: db.prepare('DELETE FROM sessions'),
+    sweepSessions: db.prepare<{ now: number }>('DELETE FROM sessions WHERE idle_expires_at <= @now OR expires_at <= @now'),
+
+    insertFamily: db.prepare<FamilyRow>(
+      `INSERT INTO refresh_families
+         (id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, revoked_at, revoked_reason, grants)
+       VALUES (@id, @user_id, @csrf_hash, @current_hash, @created_at, @last_used_at, @expires_at, @user_agent, @revoked_at, @revoked_reason, @grants)`,
+    ),
+    insertToken: db.prepare<[string, string]>('INSERT INTO refresh_tokens (token_hash, family_id) VALUES (?, ?)'),
+    tokenByHash: db.prepare<[string], TokenRow>('SELECT family_id, rotated_at, successor_hash FROM refresh_tokens WHERE token_hash = ?'),
+    familyById: db.prepare<[string], FamilyRow>('SELECT * FROM refresh_families WHERE id = ?'),
+    markRotated: db.prepare<[number, string, string]>('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ?'),
+    advanceFamily: db.prepare<[string, number, string, string], FamilyRow>(
+      'UPDATE refresh_families SET current_hash = ?, last_used_at = ?, grants = ? WHERE id = ? RETURNING *',
+    ),
+    setGrants: db.prepare<[string, string], FamilyRow>('UPDATE refresh_families SET grants = ? WHERE id = ? RETURNING *'),
+    liveFamilyByToken: db.prepare<{ token_hash: string; now: number }, FamilyRow>(
+      `SELECT f.* FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+       WHERE t.token_hash = @token_hash AND f.revoked_at IS NULL AND f.expires_at > @now`,
+    ),
+    revokeFamily: db.prepare<{ user_id: string; id: string; reason: RevokeReason; now: number }, FamilyRow>(
+      `UPDATE refresh_families SET revoked_at = @now, revoked_reason = @reason
+       WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL AND expires_at > @now RETURNING *`,
+    ),
+    revokeFamilyById: db.prepare<[number, RevokeReason, string], FamilyRow>(
+      'UPDATE refresh_families SET revoked_at = ?, revoked_reason = ? WHERE id = ? RETURNING *',
+    ),
+    revokeUserFamilies: db.prepare<{ user_id: string; except: string | null; reason: RevokeReason; now: number }, FamilyRow>(
+      `UPDATE refresh_families SET revoked_at = @now, revoked_reason = @reason
+       WHERE user_id = @user_id AND id IS NOT @except AND revoked_at IS NULL AND expires_at > @now RETURNING *`,
+    ),
+    listUserFamilies: db.prepare<{ user_id: string; now: number }, FamilyRow>(
+      `SELECT * FROM refresh_families WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now
+       ORDER BY created_at DESC, rowid DESC`,
+    ),
+    revokeAllFamilies: db.prepare<{ reason: RevokeReason; now: number }>(
+      'UPDATE refresh_families SET revoked_at = @now, revoked_reason = @reason WHERE revoked_at IS NULL AND expires_at > @now',
+    ),
+    // Tokens go with their family through ON DELETE CASCADE.
+    sweepFamilies: db.prepare<[number]>('DELETE FROM refresh_families WHERE expires_at <= ?'),
+
+    appendEvent: db.prepare<[string, number], { id: number }>('INSERT INTO revocation_events (event, expires_at) VALUES (?, ?) RETURNING id'),
+    eventsSince: db.prepare<[number, number, number], EventRow>(
+      'SELECT id, event FROM revocation_events WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?',
+    ),
+    sweepEvents: db.prepare<[number]>('DELETE FROM revocation_events WHERE expires_at <= ?'),
+
+    listKeys: db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY created_at, rowid'),
+    insertKey: db.prepare<KeyRow>(
+      `INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at, publish_until)
+       VALUES (@kid, @alg, @private_key, @public_jwk, @created_at, @retired_at, @publish_until)
+       ON CONFLICT (kid) DO NOTHING`,
+    ),
+    retireKey: db.prepare<[number, number, string]>('UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE kid = ?'),
+    sweepKeys: db.prepare<[number]>('DELETE FROM signing_keys WHERE publish_until <= ?'),
+    insertSecret: db.prepare<[string, string]>('INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    secretByName: db.prepare<[string], { value: string }>('SELECT value FROM server_secrets WHERE name = ?'),
+
+    // One statement, so a hit is atomic even across processes: starts a new window once the old one has ended.
+    hit: db.prepare<{ key: string; now: number; window_ms: number }, { hits: number; reset_at: number }>(
+      `INSERT INTO rate_limits (key, hits, reset_at) VALUES (@key, 1, @now + @window_ms)
+       ON CONFLICT (key) DO UPDATE SET
+         hits = CASE WHEN reset_at <= @now THEN 1 ELSE hits + 1 END,
+         reset_at = CASE WHEN reset_at <= @now THEN @now + @window_ms ELSE reset_at END
+       RETURNING hits, reset_at`,
+    ),
+    peek: db.prepare<[string, number], { hits: number; reset_at: number }>(
+      'SELECT hits, reset_at FROM rate_limits WHERE key = ? AND reset_at > ?',
+    ),
+    resetLimit: db.prepare<[string]>('DELETE FROM rate_limits WHERE key = ?'),
+    sweepLimits: db.prepare<[number]>('DELETE FROM rate_limits WHERE reset_at <= ?'),
+
+    ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+  };
+
+  const hub = new EventHub();
+  let closed = false;
+
+  const call = <T>(op: string, fn: () => T): Promise<T> => {
+    if (closed) return Promise.reject(new StoreUnavailableError(STORE));
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(translate(error, db, op));
+    }
+  };
+
+  const createFamily = db.transaction((f: FamilyRecord) => {
+    q.insertFamily.run({
+      id: f.id,
+      user_id: f.userId,
+      csrf_hash: f.csrfHash,
+      current_hash: f.currentHash,
+      created_at: f.createdAt,
+      last_used_at: f.lastUsedAt,
+      expires_at: f.expiresAt,
+      user_agent: f.userAgent,
+      revoked_at: f.revokedAt,
+      revoked_reason: f.revokedReason,
+      grants: JSON.stringify(f.grants),
+    });
+    q.insertToken.run(f.currentHash, f.id);
+  });
+
+  const rotate = db.transaction(({ oldHash, nextHash, now, graceMs, grant }: RotateInput): RotateResult => {
+    const token = q.tokenByHash.get(oldHash);
+    const row = token === undefined ? undefined : q.familyById.get(token.family_id);
+    if (token === undefined || row === undefined) return { status: 'unknown' };
+    const family = toFamily(row);
+    if (family.revokedAt !== null || now >= family.expiresAt) return { status: 'revoked', family };
+
+    if (family.currentHash === oldHash) {
+      q.insertToken.run(nextHash, family.id);
+      q.markRotated.run(now, nextHash, oldHash);
+      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
+      return { status: 'rotated', family: toFamily(mustGet(q.advanceFamily.get(nextHash, now, grants, family.id))) };
+    }
+
+    // A rotated token: a concurrent duplicate (same successor, inside the window) or a replay.
+    if (token.rotated_at !== null && token.successor_hash === nextHash && now - token.rotated_at <= graceMs) {
+      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
+      return { status: 'grace', family: toFamily(mustGet(q.setGrants.get(grants, family.id))) };
+    }
+    return { status: 'reused', family: toFamily(mustGet(q.revokeFamilyById.get(now, 'reused', family.id))) };
+  });
+
+  const getOrCreateSecret = db.transaction((name: string, candidate: string): string => {
+    q.insertSecret.run(name, candidate);
+    return mustGet(q.secretByName.get(name)).value;
+  });
+
+  const sweepAll = db.transaction((now: number) => ({
+    sessions: q.sweepSessions.run({ now }).changes,
+    families: q.sweepFamilies.run(now).changes,
+    events: q.sweepEvents.run(now).changes,
+    keys: q.sweepKeys.run(now).changes,
+    rateLimits: q.sweepLimits.run(now).changes,
+  }));
+
+  return {
+    users: {
+      createUser: (u) =>
+        call('createUser', () => {
+          const { changes } = q.insertUser.run({
+            id: u.id,
+            username: u.username,
+            username_key: u.usernameKey,
+            name: u.name,
+            role: u.role,
+            disabled: u.disabled ? 1 : 0,
+            password_hash: u.passwordHash,
+            created_at: u.createdAt,
+            updated_at: u.updatedAt,
+          });
+          return changes === 0 ? ('conflict' as const) : { ...u };
+        }),
+      findUserById: (id) => call('findUserById', () => mapOrNull(q.userById.get(id), toUser)),
+      findUserByUsername: (key) => call('findUserByUsername', () => mapOrNull(q.userByKey.get(key), toUser)),
+      listUsers: ({ q: filter, limit, cursor }) =>
+        call('listUsers', () => {
+          checkLimit(limit);
+          const after = cursor === undefined ? '' : decodeUserCursor(cursor);
+          // One extra row tells whether another page exists without a COUNT.
+          const rows = q.listUsers.all({ after, q: filter ?? null, limit: limit + 1 });
+          const page = rows.slice(0, limit).map(toUser);
+          const last = page.at(-1);
+          return { users: page, nextCursor: rows.length > limit && last !== undefined ? encodeUserCursor(last.usernameKey) : null };
+        }),
+      updateUser: (id, patch, now) =>
+        call('updateUser', () =>
+          mapOrNull(
+            q.updateUser.get({
+              id,
+              role: patch.role ?? null,
+              disabled: patch.disabled === undefined ? null : patch.disabled ? 1 : 0,
+              password_hash: patch.passwordHash ?? null,
+              now,
+            }),
+            toUser,
+          ),
+        ),
+    },
+
+    sessions: {
+      createSession: (s) =>
+        call('createSession', () => {
+          q.insertSession.run({
+            id_hash: s.idHash,
+            public_id: s.publicId,
+            user_id: s.userId,
+            csrf_hash: s.csrfHash,
+            created_at: s.createdAt,
+            last_used_at: s.lastUsedAt,
+            idle_expires_at: s.idleExpiresAt,
+            expires_at: s.expiresAt,
+            user_agent: s.userAgent,
+          });
+        }),
+      findSession: (idHash, now) => call('findSession', () => mapOrNull(q.findSession.get({ id_hash: idHash, now }), toSession)),
+      touchSession: (idHash, lastUsedAt, idleExpiresAt) =>
+        call('touchSession', () => {
+          q.touchSession.run({ id_hash: idHash, last_used_at: lastUsedAt, idle_expires_at: idleExpiresAt });
+        }),
+      deleteSession: (idHash) => call('deleteSession', () => q.deleteSession.run(idHash).changes > 0),
+      deleteSessionByPublicId: (userId, publicId) =>
+        call('deleteSessionByPublicId', () => q.deleteSessionByPublicId.run(userId, publicId).changes > 0),
+      deleteUserSessions: (userId, exceptPublicId) =>
+        call('deleteUserSessions', () => q.deleteUserSessions.run(userId, exceptPublicId ?? null).changes),
+      listUserSessions: (userId, now) => call('listUserSessions', () => q.listUserSessions.all({ user_id: userId, now }).map(toSession)),
+      deleteAllSessions: () => call('deleteAllSessions', () => q.deleteAllSessions.run().changes),
+      sweepSessions: (now) => call('sweepSessions', () => q.sweepSessions.run({ now }).changes),
+    },
+
+    refresh: {
+      createFamily: (f) => call('createFamily', () => createFamily.immediate(f)),
+      // IMMEDIATE takes the write lock before the first read, so two processes cannot both see the token as current.
+      rotateRefresh: (input) => call('rotateRefresh', () => rotate.immediate(input)),
+      findFamilyByToken: (tokenHash, now) =>
+        call('findFamilyByToken', () => mapOrNull(q.liveFamilyByToken.get({ token_hash: tokenHash, now }), toFamily)),
+      revokeFamily: (userId, familyId, reason, now) =>
+        call('revokeFamily', () => mapOrNull(q.revokeFamily.get({ user_id: userId, id: familyId, reason, now }), toFamily)),
+      revokeUserFamilies: (userId, reason, now, exceptFamilyId) =>
+        call('revokeUserFamilies', () =>
+          q.revokeUserFamilies.all({ user_id: userId, except: exceptFamilyId ?? null, reason, now }).map(toFamily),
+        ),
+      listUserFamilies: (userId, now) => call('listUserFamilies', () => q.listUserFamilies.all({ user_id: userId, now }).map(toFamily)),
+      revokeAllFamilies: (reason, now) => call('revokeAllFamilies', () => q.revokeAllFamilies.run({ reason, now }).changes),
+      sweepFamilies: (now) => call('sweepFamilies', () => q.sweepFamilies.run(now).changes),
+    },
+
+    revocations: {
+      append: (event, expiresAt) =>
+        call('append', () => {
+          const json = JSON.stringify(event);
+          const { id } = mustGet(q.appendEvent.get(json, expiresAt));
+          // Built from the stored JSON so the caller gets exactly what `since` will replay.
+          const stored = toEvent({ id, event: json });
+          // Published after the insert committed, so a listener that reads `since` finds it.
+          hub.publish(stored);
+          return stored;
+        }),
+      since: (cursor, limit, now) =>
+        call('since', () => {
+          checkLimit(limit);
+          const after = cursor === null ? 0 : parseEventCursor(cursor);
+          return q.eventsSince.all(after, now, limit).map(toEvent);
+        }),
+      // Only this process's appends: another process on the same file is not heard (SQLite has no notifications).
+      subscribe: (listener) => hub.subscribe(listener),
+      sweepEvents: (now) => call('sweepEvents', () => q.sweepEvents.run(now).changes),
+    },
+
+    keys: {
+      listKeys: () => call('listKeys', () => q.listKeys.all().map(toKey)),
+      insertKey: (k) =>
+        call('insertKey', () => {
+          const { changes } = q.insertKey.run({
+            kid: k.kid,
+            alg: k.alg,
+            private_key: k.privateKey,
+            public_jwk: k.publicJwk === null ? null : JSON.stringify(k.publicJwk),
+            created_at: k.createdAt,
+            retired_at: k.retiredAt,
+            publish_until: k.publishUntil,
+          });
+          if (changes === 0) throw new Error(`a key with kid ${k.kid} already exists`);
+        }),
+      retireKey: (kid, retiredAt, publishUntil) =>
+        call('retireKey', () => {
+          q.retireKey.run(retiredAt, publishUntil, kid);
+        }),
+      sweepKeys: (now) => call('sweepKeys', () => q.sweepKeys.run(now).changes),
+      getOrCreateSecret: (name, candidate) => call('getOrCreateSecret', () => getOrCreateSecret.immediate(name, candidate)),
+    },
+
+    rateLimits: {
+      hit: (key, windowMs, now) =>
+        call('hit', () => {
+          const r = mustGet(q.hit.get({ key, now, window_ms: windowMs }));
+          return { count: r.hits, resetAt: r.reset_at };
+        }),
+      peek: (key, now) =>
+        call('peek', () => {
+          const r = q.peek.get(key, now);
+          return r === undefined ? { count: 0, resetAt: now } : { count: r.hits, resetAt: r.reset_at };
+        }),
+      reset: (key) =>
+        call('reset', () => {
+          q.resetLimit.run(key);
+        }),
+    },
+
+    ping: () => {
+      if (closed) return Promise.resolve({ [STORE]: 'closed' });
+      try {
+        q.ping.get();
+        return Promise.resolve({ [STORE]: 'ok' });
+      } catch (error) {
+        // The reason is the answer here: readiness reports it instead of throwing.
+        const e = translate(error, db, 'ping');
+        return Promise.resolve({ [STORE]: e instanceof StoreUnavailableError ? 'unavailable' : `error: ${e.message}` });
+      }
+    },
+    sweepExpired: (now) => call('sweepExpired', () => sweepAll.immediate(now)),
+    close: () => {
+      if (closed) return Promise.resolve();
+      closed = true;
+      hub.clear();
+      try {
+        // Fold the WAL back into the main file so a copied .db is complete and the -wal file is emptied.
+        db.pragma('optimize');
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+        return Promise.resolve();
+      } catch (error) {
+        const e = translate(error, db, 'close');
+        if (db.open) db.close();
+        return Promise.reject(e);
+      }
+    },
+  };
+}
+
+function mapOrNull<R, T>(row: R | undefined, map: (row: R) => T): T | null {
+  return row === undefined ? null : map(row);
+}
+
+/** For statements that return a row by construction (RETURNING after a write that cannot miss). */
+function mustGet<R>(row: R | undefined): R {
+  if (row === undefined) throw new Error('SQLite store: a statement returned no row where one was guaranteed');
+  return row;
+}
