@@ -94,11 +94,11 @@ export class Keyring {
     this.byKid = byKid;
     this.currentKid = current?.kid;
     this.signer = current
-      ? (createSigner({
+      ? createSigner<RawPayload>({
           key: current.alg === 'HS256' ? Buffer.from(current.privateKey, 'base64url') : current.privateKey,
           algorithm: this.alg,
           header: { alg: this.alg, typ: 'at+jwt', kid: current.kid },
-        }) as (payload: RawPayload) => string)
+        })
       : undefined;
   }
 

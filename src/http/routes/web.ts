@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { HttpContext } from '../context.js';
 
@@ -25,7 +25,7 @@ export async function webRoutes(app: FastifyInstance, { config }: HttpContext): 
   if (hasApp) {
     await app.register(fastifyStatic, { root: dist, wildcard: false, index: false, cacheControl: false });
     const html = readFileSync(index);
-    const spa = async (_req: unknown, reply: import('fastify').FastifyReply) =>
+    const spa = async (_req: unknown, reply: FastifyReply) =>
       reply
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-cache')
