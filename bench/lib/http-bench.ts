@@ -1,0 +1,224 @@
+/**
+ * HTTP benchmark: every case's server in its own process, the load generator in
+ * another, rounds interleaved round-robin (the starting case rotates each round),
+ * and each throughput divided by the baseline's in the same round.
+ */
+import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase } from './cases.js';
+import type { LoadGenerator } from './load.js';
+import { LOOPBACK, processCpuSeconds, startServer, type ServerHandle } from './proc.js';
+import { median, minMedMax } from './stats.js';
+import type { HttpCaseResult, HttpRound, LoadScenario, RequestSpec, SkippedCase } from './types.js';
+
+export interface HttpBenchSettings {
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+}
+
+export interface HttpBenchEnv {
+  ctx: CaseContext;
+  load: LoadGenerator;
+  /** Shared services whose CPU is charged to the cases that use them. */
+  sidecars: { name: string; pid: number }[];
+  progress: (line: string) => void;
+}
+
+interface Live {
+  c: HttpCase;
+  server: ServerHandle;
+  driver: CaseDriver;
+  sample: RequestSpec;
+  rounds: Omit<HttpRound, 'ratio'>[];
+}
+
+function requestBytes(r: RequestSpec, port: number): number {
+  const lines = [`${r.method} ${r.path} HTTP/1.1`, `Host: ${LOOPBACK}:${port}`];
+  for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
+  if (r.body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(r.body)}`);
+  return Buffer.byteLength(lines.join('\r\n') + '\r\n\r\n') + (r.body === undefined ? 0 : Buffer.byteLength(r.body));
+}
+
+/** The credential as it travels: the cookie or authorization header line, else the body. */
+function credentialBytes(r: RequestSpec): number {
+  for (const [k, v] of Object.entries(r.headers)) {
+    if (k.toLowerCase() === 'cookie' || k.toLowerCase() === 'authorization') return Buffer.byteLength(`${k}: ${v}`);
+  }
+  return r.body === undefined ? 0 : Buffer.byteLength(r.body);
+}
+
+function sampleRequest(s: LoadScenario): RequestSpec {
+  if (s.kind === 'static') return s.request;
+  return { ...s.request, body: JSON.stringify({ [s.field]: s.tokens[0] ?? '' }) };
+}
+
+/** One request before any load: a case that does not answer 2xx is skipped, never measured. */
+async function sanityCheck(server: ServerHandle, r: RequestSpec): Promise<string | null> {
+  const res = await fetch(server.origin + r.path, {
+    method: r.method,
+    headers: r.headers,
+    ...(r.body === undefined ? {} : { body: r.body }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return res.ok ? null : `sanity request answered HTTP ${res.status}: ${text.slice(0, 200)}`;
+}
+
+const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+
+async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
+  const reason = c.unavailable?.(ctx) ?? null;
+  if (reason !== null) return reason;
+  let server: ServerHandle;
+  try {
+    server = await startServer(c.server(ctx));
+  } catch (err) {
+    return `server did not start: ${firstLine(err)}`;
+  }
+  try {
+    const announced = server.announced;
+    const driver: CaseDriver =
+      c.prepare !== undefined
+        ? await c.prepare(server, ctx)
+        : announced !== null
+          ? { scenario: () => Promise.resolve({ kind: 'static', request: announced }) }
+          : (() => {
+              throw new Error('server announced no request and the case has no prepare()');
+            })();
+    const first = await driver.scenario();
+    if (first.kind === 'static') {
+      const bad = await sanityCheck(server, first.request);
+      if (bad !== null) throw new Error(bad);
+    }
+    // Hand the first scenario back for round 1 (refresh pools must not be drained twice).
+    let pending: LoadScenario | null = first;
+    const wrapped: CaseDriver = {
+      scenario: () => {
+        const s = pending;
+        pending = null;
+        return s !== null ? Promise.resolve(s) : driver.scenario();
+      },
+      ...(driver.after === undefined ? {} : { after: driver.after.bind(driver) }),
+    };
+    return { c, server, driver: wrapped, sample: sampleRequest(first), rounds: [] };
+  } catch (err) {
+    await server.stop();
+    return `setup failed: ${firstLine(err)}`;
+  }
+}
+
+function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
+  const rounds: HttpRound[] = l.rounds.map((r) => {
+    const b = baseline?.rounds.find((x) => x.round === r.round);
+    return { ...r, ratio: b !== undefined && b.rps > 0 ? r.rps / b.rps : null };
+  });
+  const ratios = rounds.map((r) => r.ratio).filter((x): x is number => x !== null);
+  // CPU microseconds per request: the cost that contention on shared cores moves least.
+  const perReq = (cpuS: number, r: Omit<HttpRound, 'ratio'>): number => (r.requests > 0 ? (cpuS / r.requests) * 1e6 : 0);
+  const sidecarNames = [...new Set(l.rounds.flatMap((r) => Object.keys(r.sidecarCpuS)))];
+  const sidecarCpuUsPerReq: Record<string, number> = {};
+  for (const name of sidecarNames) {
+    sidecarCpuUsPerReq[name] = median(l.rounds.map((r) => perReq(r.sidecarCpuS[name] ?? 0, r)));
+  }
+  return {
+    id: l.c.id,
+    label: l.c.label,
+    group: l.c.group,
+    ...(l.c.note === undefined ? {} : { note: l.c.note }),
+    method: l.sample.method,
+    path: l.sample.path,
+    credentialBytes: credentialBytes(l.sample),
+    requestBytes: requestBytes(l.sample, l.server.port),
+    rounds,
+    summary: {
+      rps: minMedMax(rounds.map((r) => r.rps)),
+      ratio: ratios.length > 0 ? minMedMax(ratios) : null,
+      p50: median(rounds.map((r) => r.latency.p50)),
+      p99: median(rounds.map((r) => r.latency.p99)),
+      serverCpuS: median(rounds.map((r) => r.serverCpuS)),
+      loadCpuS: median(rounds.map((r) => r.loadCpuS)),
+      serverCpuUsPerReq: median(l.rounds.map((r) => perReq(r.serverCpuS, r))),
+      sidecarCpuUsPerReq,
+      non2xx: rounds.reduce((a, r) => a + r.non2xx, 0),
+      errors: rounds.reduce((a, r) => a + r.errors + r.timeouts, 0),
+      loadBound: median(l.rounds.map((r) => r.loadCpuS / r.durationS)) >= 0.9,
+    },
+  };
+}
+
+export async function runHttpBench(
+  cases: readonly HttpCase[],
+  s: HttpBenchSettings,
+  env: HttpBenchEnv,
+): Promise<{ results: HttpCaseResult[]; skipped: SkippedCase[] }> {
+  const skipped: SkippedCase[] = [];
+  const live: Live[] = [];
+  try {
+    for (const c of cases) {
+      env.progress(`starting ${c.id}`);
+      const r = await bringUp(c, env.ctx);
+      if (typeof r === 'string') {
+        env.progress(`  skipped ${c.id}: ${r}`);
+        skipped.push({ id: c.id, label: c.label, reason: r });
+      } else live.push(r);
+    }
+    if (!live.some((l) => l.c.id === BASELINE_ID)) throw new Error(`the baseline (${BASELINE_ID}) could not run: no ratios possible`);
+
+    const total = s.rounds * live.length;
+    let done = 0;
+    for (let round = 1; round <= s.rounds; round++) {
+      const shift = (round - 1) % live.length;
+      const order = [...live.slice(shift), ...live.slice(0, shift)];
+      for (const l of order) {
+        const scenario = await l.driver.scenario();
+        const sidecarPids = l.c.needs.length > 0 ? env.sidecars : [];
+        let server0 = 0;
+        let side0: number[] = [];
+        const result = await env.load.run(
+          {
+            url: l.server.origin,
+            connections: s.connections,
+            warmupSeconds: s.warmupSeconds,
+            durationSeconds: s.durationSeconds,
+            scenario,
+          },
+          () => {
+            server0 = processCpuSeconds(l.server.pid) ?? Number.NaN;
+            side0 = sidecarPids.map((p) => processCpuSeconds(p.pid) ?? Number.NaN);
+          },
+        );
+        const serverCpuS = (processCpuSeconds(l.server.pid) ?? Number.NaN) - server0;
+        const sidecarCpuS: Record<string, number> = {};
+        sidecarPids.forEach((p, i) => {
+          sidecarCpuS[p.name] = (processCpuSeconds(p.pid) ?? Number.NaN) - (side0[i] ?? Number.NaN);
+        });
+        l.driver.after?.(result);
+        l.rounds.push({
+          round,
+          requests: result.requests,
+          durationS: result.durationS,
+          rps: result.rps,
+          latency: result.latency,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          serverCpuS,
+          loadCpuS: result.loadCpuS,
+          sidecarCpuS,
+          bytesPerResponse: result.requests > 0 ? result.bytesRead / result.requests : 0,
+        });
+        done++;
+        const bad = result.non2xx + result.errors + result.timeouts;
+        env.progress(
+          `[round ${round}/${s.rounds}] ${String(done).padStart(String(total).length)}/${total} ${l.c.id.padEnd(26)} ` +
+            `${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ` +
+            `cpu server ${serverCpuS.toFixed(2)} s, load ${result.loadCpuS.toFixed(2)} s${bad > 0 ? `  (${bad} non-2xx/errors!)` : ''}`,
+        );
+      }
+    }
+    const baseline = live.find((l) => l.c.id === BASELINE_ID);
+    return { results: live.map((l) => summarise(l, baseline)), skipped };
+  } finally {
+    await Promise.all(live.map((l) => l.server.stop()));
+  }
+}
