@@ -83,7 +83,11 @@ export async function startFrontdesk(o: StartOptions): Promise<Frontdesk> {
     close: () =>
       (closing ??= (async () => {
         clearInterval(sweep);
+        // In-flight requests get a bounded time to finish; then their sockets are cut.
+        const force = setTimeout(() => app.server.closeAllConnections(), 10_000);
+        force.unref();
         await app.close();
+        clearTimeout(force);
         auth.close();
         await stores.close();
       })()),

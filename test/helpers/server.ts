@@ -43,7 +43,7 @@ export async function startServer(
   const { dataDir: _d, config: _c, ...rest } = opts;
   const fd = await startFrontdesk({ ...rest, config });
   return {
-    url: `http://localhost:${port}`,
+    url: `http://localhost:${config.port}`,
     fd,
     config,
     dataDir,
