@@ -1,0 +1,249 @@
+/**
+ * The web app in a real browser (Debian's Chromium through playwright-core),
+ * against a real Frontdesk on a random port. Uses `localhost`, not 127.0.0.1:
+ * Chromium treats http://localhost as a secure context, so the `Secure` and
+ * `__Host-` cookies work there as they do in production over HTTPS.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../harness/chromium.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { axeViolations, ensureWebBuilt, readStorage, screenshot, signIn, signUp, watchConsole, type Mode } from './support.js';
+
+const ADMIN = { username: 'admin', password: 'admin-password-1' };
+
+let server: TestServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+async function newPage(options: { colorScheme?: 'light' | 'dark' } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: options.colorScheme ?? 'light' });
+  contexts.push(context);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+/** A JWT-mode token straight from the API, for the debugger. */
+async function apiToken(): Promise<string> {
+  const res = await fetch(`${server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...ADMIN, mode: 'jwt' }),
+  });
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('web app', { timeout: 120_000 }, () => {
+  before(async () => {
+    await ensureWebBuilt();
+    [server, browser] = await Promise.all([
+      startServer({ FRONTDESK_ADMIN_USERNAME: ADMIN.username, FRONTDESK_ADMIN_PASSWORD: ADMIN.password }),
+      launchChromium(),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all(contexts.map((c) => c.close()));
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('a visitor signs up, then signs in with each mode and sees /auth/me; no token lands in storage; a reload keeps session and hybrid but not JWT', async () => {
+    const user = { username: 'grace', password: 'correct-horse-battery', name: 'Grace Hopper' };
+    {
+      const { page } = await newPage();
+      const logs = watchConsole(page);
+      await page.goto(server.url);
+      await signUp(page, user.username, user.password, user.name, 'Session');
+      await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await page.getByText('You signed out.').waitFor();
+      assert.deepEqual(logs.errors(), []);
+    }
+
+    for (const mode of ['Session', 'JWT', 'Hybrid'] as Mode[]) {
+      const { context, page } = await newPage();
+      const logs = watchConsole(page);
+      await page.goto(server.url);
+      const login = page.waitForResponse((r) => r.url().endsWith('/auth/login'));
+      await signIn(page, user.username, user.password, mode);
+      const loginBody = (await (await login).json()) as { access_token?: string };
+
+      assert.equal(await page.getByTestId('username').textContent(), user.username);
+      assert.equal(await page.getByTestId('mode').textContent(), mode);
+      await page.getByRole('button', { name: 'Call /auth/me' }).click();
+      await page.getByTestId('me-output').filter({ hasText: `"username": "${user.username}"` }).waitFor();
+      assert.match((await page.getByTestId('me-output').textContent()) ?? '', new RegExp(`"mode": "${mode.toLowerCase()}"`));
+
+      // The token lives in a variable only; the HttpOnly cookies stay invisible to scripts.
+      const stored = await readStorage(page);
+      const httpOnly = (await context.cookies()).filter((c) => c.httpOnly);
+      assert.equal(stored.indexedDb.length, 0, 'no IndexedDB database');
+      assert.equal(stored.session.length, 0, 'sessionStorage is empty');
+      assert.deepEqual(stored.local, [['frontdesk.mode', mode.toLowerCase()]], 'localStorage holds only the mode hint');
+      assert.doesNotMatch(stored.cookie, /__Host-session|__Secure-refresh/);
+      for (const value of [loginBody.access_token, ...httpOnly.map((c) => c.value)].filter((v): v is string => typeof v === 'string')) {
+        assert.ok(!JSON.stringify(stored).includes(value), 'no credential value is readable from storage or document.cookie');
+      }
+      if (mode === 'Session') {
+        assert.deepEqual(httpOnly.map((c) => c.name), ['__Host-session']);
+        await page.getByText('this page cannot read it').first().waitFor();
+      } else {
+        assert.match((await page.getByTestId('token-size').textContent()) ?? '', /^\d+ bytes$/);
+        assert.match((await page.getByTestId('countdown').textContent()) ?? '', /^expires in \d+:\d\d$/);
+        assert.match((await page.getByTestId('token-header').textContent()) ?? '', /"typ": "at\+jwt"/);
+        assert.deepEqual(httpOnly.map((c) => c.name), mode === 'Hybrid' ? ['__Secure-refresh'] : []);
+      }
+
+      await page.reload();
+      if (mode === 'JWT') {
+        await page.getByRole('heading', { name: 'Sign in to Frontdesk' }).waitFor();
+        await page.getByText('only in the memory of the page, so reloading the page').waitFor();
+      } else {
+        await page.getByRole('heading', { level: 1, name: `Signed in as ${user.username}` }).waitFor();
+        assert.equal(await page.getByTestId('mode').textContent(), mode);
+      }
+      assert.deepEqual(logs.errors(), []);
+    }
+  });
+
+  test('with the keyboard alone, Tab reaches Username, then Password, and Enter signs in', async () => {
+    const { page } = await newPage();
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'username');
+    await page.keyboard.type(ADMIN.username);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'password');
+    await page.keyboard.type(ADMIN.password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: `Signed in as ${ADMIN.username}` }).waitFor();
+    assert.equal(await page.getByTestId('mode').textContent(), 'Hybrid', 'Hybrid is the default mode');
+  });
+
+  test('signing out in one tab signs the other tab out', async () => {
+    const { context, page: a } = await newPage();
+    const logsA = watchConsole(a);
+    await a.goto(server.url);
+    await signIn(a, ADMIN.username, ADMIN.password, 'Hybrid');
+    const b = await context.newPage();
+    const logsB = watchConsole(b);
+    await b.goto(server.url); // signed in through the silent refresh
+    await b.getByRole('heading', { level: 1, name: `Signed in as ${ADMIN.username}` }).waitFor();
+
+    await a.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await a.getByText('You signed out.').waitFor();
+    await b.getByText('You signed out in another tab').waitFor();
+    await b.getByLabel('Username', { exact: true }).waitFor();
+    assert.deepEqual([...logsA.errors(), ...logsB.errors()], []);
+  });
+
+  test('revoking a device in the list signs that browser out, and it says why', async () => {
+    const { page: mine } = await newPage();
+    const { page: other } = await newPage();
+    // The revoked browser's next call is refused: that 401 is the point of the test.
+    const logsOther = watchConsole(other, ['401 /auth/me']);
+    await other.goto(server.url);
+    await signIn(other, ADMIN.username, ADMIN.password, 'Session');
+    await mine.goto(server.url);
+    await signIn(mine, ADMIN.username, ADMIN.password, 'Hybrid');
+
+    const current = mine.locator('.sessions li[aria-current="true"]');
+    await current.getByText('This device').waitFor();
+    assert.equal(await current.getByRole('button', { name: 'Revoke' }).count(), 0, 'the current device has no Revoke button');
+    // Revoke the session-mode sign-in of the other browser.
+    const row = mine.locator('.sessions li:not([aria-current])').filter({ has: mine.locator('.mode-session') });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await mine.getByText(/Revoked .*: it is signed out/).waitFor();
+
+    await other.getByRole('button', { name: 'Call /auth/me' }).click();
+    await other.getByRole('heading', { name: 'Sign in to Frontdesk' }).waitFor();
+    await other.getByRole('alert').filter({ hasText: 'You were signed out because your sign-in' }).waitFor();
+    assert.deepEqual(logsOther.errors(), []);
+  });
+
+  test('the debugger decodes a token, verifies it against the JWKS or a pasted key, and flags alg none', async () => {
+    const token = await apiToken();
+    const { page } = await newPage();
+    const logs = watchConsole(page);
+    await page.goto(`${server.url}/debugger`);
+    const input = page.getByLabel('Token', { exact: true });
+    const verdict = page.getByTestId('verdict');
+
+    await input.fill(token);
+    await page.getByTestId('decoded-payload').filter({ hasText: `"name": ` }).waitFor();
+    assert.match((await page.getByTestId('decoded-header').textContent()) ?? '', /"alg": "EdDSA"/);
+    await verdict.filter({ hasText: /^Verified/ }).waitFor();
+    assert.match((await verdict.textContent()) ?? '', /kid ".+" .*this server’s JWKS/);
+    await page.getByRole('cell', { name: /in 10 min/ }).first().waitFor(); // exp explained as a relative time
+
+    // A changed payload no longer matches the signature.
+    const [h, , s] = token.split('.') as [string, string, string];
+    await input.fill(`${h}.${b64url({ sub: 'someone-else', exp: Math.floor(Date.now() / 1000) + 60 })}.${s}`);
+    await verdict.filter({ hasText: /^Invalid: the signature does not match/ }).waitFor();
+
+    // The same key, pasted as a JWK, verifies the original.
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+    await input.fill(token);
+    await page.getByRole('radio', { name: 'A key I paste' }).check();
+    await page.getByLabel('Key', { exact: true }).fill(JSON.stringify(jwks.keys[0]));
+    await verdict.filter({ hasText: /^Verified: the signature matches .* that you pasted/ }).waitFor();
+
+    // HS256 with a pasted secret goes through WebCrypto's HMAC.
+    const secret = 'a-shared-secret-for-the-test';
+    const hsInput = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: 'svc', iat: 1_700_000_000, exp: 1_700_000_000 + 86_400, password: 'hunter2' })}`;
+    const hs = `${hsInput}.${createHmac('sha256', secret).update(hsInput).digest('base64url')}`;
+    await page.getByLabel('Key', { exact: true }).fill(secret);
+    await input.fill(hs);
+    await verdict.filter({ hasText: /^Verified: the signature matches the secret that you pasted/ }).waitFor();
+    const warnings = page.getByRole('list', { name: 'Warnings' });
+    await warnings.getByText('Its lifetime is 24 h').waitFor();
+    await warnings.getByText('The claim "password" looks secret').waitFor();
+
+    // alg none: flagged, and never "Verified".
+    await input.fill(`${b64url({ alg: 'none', typ: 'JWT', jku: 'https://evil.example/jwks' })}.${b64url({ sub: 'admin', role: 'admin' })}.`);
+    await warnings.getByText('alg is "none"').waitFor();
+    await warnings.getByText('No exp claim').waitFor();
+    await warnings.getByText('The header carries "jku"').waitFor();
+    await verdict.filter({ hasText: /^Invalid: alg is "none"/ }).waitFor();
+    assert.deepEqual(logs.errors(), []);
+  });
+
+  test('every page passes axe-core with no serious or critical violation, logs no console error, and is captured in light and dark', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const { page } = await newPage({ colorScheme: scheme });
+      const logs = watchConsole(page, ['404 /bench/latest.json']);
+      const check = async (name: string) => {
+        assert.deepEqual(await axeViolations(page), [], `${name} (${scheme})`);
+        await screenshot(page, name, scheme);
+      };
+
+      await page.goto(server.url);
+      await page.getByLabel('Username', { exact: true }).waitFor();
+      await check('sign-in');
+
+      await signIn(page, ADMIN.username, ADMIN.password, 'Hybrid');
+      await page.locator('.sessions li').first().waitFor();
+      await page.getByRole('row', { name: /admin/ }).first().waitFor(); // the admin's user list
+      await page.getByRole('button', { name: 'Call /auth/me' }).click();
+      await page.getByTestId('me-output').filter({ hasText: '"user"' }).waitFor();
+      await check('dashboard');
+
+      await page.getByRole('button', { name: 'Open in the token debugger' }).click();
+      await page.getByTestId('verdict').filter({ hasText: /^Verified/ }).waitFor();
+      await check('debugger');
+
+      await page.getByRole('link', { name: 'Benchmarks' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Benchmarks' }).waitFor();
+      await page.locator('[data-testid="bench-empty"], .bench table, .bench dl').first().waitFor();
+      await check('bench');
+
+      assert.deepEqual(logs.errors(), [], scheme);
+    }
+  });
+});
