@@ -6,7 +6,8 @@
  * — clean up a server, and so the harness test can check that nothing is left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { accessSync, constants, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -33,6 +34,32 @@ export async function getFreePort(): Promise<number> {
       srv.close((err) => (err ? reject(err) : resolve(port)));
     });
   });
+}
+
+let tmpRoot: string | undefined;
+
+/**
+ * Where servers keep their data: FRONTDESK_HARNESS_TMPDIR if set, else /dev/shm when
+ * it is a writable memory file system with room (servers start several times faster
+ * there: copying a PostgreSQL data dir took 5-7 s on this machine's shared disk under
+ * load and 0.3 s in memory), else the OS temp dir.
+ */
+export function harnessTmpRoot(): string {
+  if (tmpRoot !== undefined) return tmpRoot;
+  const fromEnv = process.env['FRONTDESK_HARNESS_TMPDIR'];
+  tmpRoot = fromEnv !== undefined && fromEnv !== '' ? fromEnv : tmpdir();
+  if (fromEnv === undefined || fromEnv === '') {
+    try {
+      const shm = '/dev/shm';
+      accessSync(shm, constants.W_OK | constants.X_OK);
+      const fs = statfsSync(shm);
+      const TMPFS_MAGIC = 0x01021994;
+      if (fs.type === TMPFS_MAGIC && fs.bavail * fs.bsize > 2 * 1024 ** 3) tmpRoot = shm;
+    } catch {
+      // No usable /dev/shm: the OS temp dir it is.
+    }
+  }
+  return tmpRoot;
 }
 
 /** Options for {@link spawnServer}. */

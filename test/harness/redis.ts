@@ -6,13 +6,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinary } from './binaries.js';
 import {
   ServerStartError,
   forgetTempDir,
+  harnessTmpRoot,
   getFreePort,
   killServer,
   rememberTempDir,
@@ -153,7 +153,7 @@ async function startNode(bin: string, dir: string, extraArgs: (port: number) => 
 }
 
 async function makeTempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(harnessTmpRoot(), prefix));
   rememberTempDir(dir);
   return dir;
 }
