@@ -95,13 +95,25 @@ const liveDirs = new Set<string>();
 const allDirs: string[] = [];
 let exitHookInstalled = false;
 
+function cleanUpNow(): void {
+  for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
+  liveGroups.clear();
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  liveDirs.clear();
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
+  process.on('exit', cleanUpNow);
+  // A signal kills node without running 'exit' listeners, which would leave the
+  // servers running: clean up, then let the signal do what it would have done.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanUpNow();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Sends a signal to a whole process group; a group that is already gone is fine. */
@@ -209,12 +221,34 @@ export async function stopServer(proc: ServerProcess, signal: NodeJS.Signals, gr
   }
   if (proc.pid > 0) killGroup(proc.pid, 'SIGKILL');
   await proc.exited;
+  await groupGone(proc.pid);
+}
+
+/**
+ * Waits until no process is left in the group `pgid` (signal 0 to the group fails
+ * with ESRCH then). The leader's exit is not enough: PostgreSQL backends killed with
+ * it may take a moment to go, and while they hold its shared memory a restart on the
+ * same data dir is refused.
+ */
+async function groupGone(pgid: number, timeoutMs = 10_000): Promise<void> {
+  if (pgid <= 0) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`processes of group ${pgid} still alive ${timeoutMs} ms after SIGKILL`);
+    await sleep(20);
+  }
 }
 
 /** Kills a server and all of its group at once, as a crash would; waits until the leader is gone. */
 export async function killServer(proc: ServerProcess): Promise<void> {
   if (proc.pid > 0) killGroup(proc.pid, 'SIGKILL');
   await proc.exited;
+  await groupGone(proc.pid);
 }
 
 /**
