@@ -167,6 +167,45 @@ describe('web app', { timeout: 120_000 }, () => {
     assert.deepEqual(logsOther.errors(), []);
   });
 
+  test('an admin finds a user, disables them and rotates the keys; the disabled user is signed out and told why they cannot sign in', async () => {
+    const linus = { username: 'linus', password: 'penguins-all-the-way' };
+    const created = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...linus, name: 'Linus' }),
+    });
+    assert.equal(created.status, 201);
+    const { page: user } = await newPage();
+    const logsUser = watchConsole(user, ['401 /auth/me', '403 /auth/login']);
+    await user.goto(server.url);
+    await signIn(user, linus.username, linus.password, 'Session');
+
+    const { page: admin } = await newPage();
+    const logsAdmin = watchConsole(admin);
+    await admin.goto(server.url);
+    await signIn(admin, ADMIN.username, ADMIN.password, 'Hybrid');
+    const section = admin.getByRole('region', { name: 'Admin' });
+    await section.getByLabel('Search users').fill('lin');
+    await section.getByRole('button', { name: 'Search' }).click();
+    const row = section.getByRole('row', { name: /linus/ });
+    await row.waitFor();
+    assert.equal(await section.getByRole('row').count(), 2, 'the header row and linus only');
+    await row.getByRole('button', { name: 'Disable linus' }).click();
+    await section.getByText('linus is disabled and signed out everywhere.').waitFor();
+    await section.getByRole('row', { name: /linus/ }).getByText('Disabled').waitFor();
+    await section.getByRole('button', { name: 'Rotate signing keys' }).click();
+    await section.getByText(/^New signing key: kid \S+/).waitFor();
+
+    await user.getByRole('button', { name: 'Call /auth/me' }).click();
+    await user.getByRole('heading', { name: 'Sign in to Frontdesk' }).waitFor();
+    await user.getByRole('alert').filter({ hasText: 'You were signed out because your sign-in' }).waitFor();
+    await user.getByLabel('Password', { exact: true }).fill(linus.password);
+    await user.getByLabel('Username', { exact: true }).fill(linus.username);
+    await user.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await user.getByRole('alert').filter({ hasText: 'This account cannot sign in: This account is disabled.' }).waitFor();
+    assert.deepEqual([...logsUser.errors(), ...logsAdmin.errors()], []);
+  });
+
   test('the debugger decodes a token, verifies it against the JWKS or a pasted key, and flags alg none', async () => {
     const token = await apiToken();
     const { page } = await newPage();
@@ -188,10 +227,11 @@ describe('web app', { timeout: 120_000 }, () => {
     await verdict.filter({ hasText: /^Invalid: the signature does not match/ }).waitFor();
 
     // The same key, pasted as a JWK, verifies the original.
-    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const { kid } = JSON.parse(Buffer.from(h, 'base64url').toString()) as { kid: string };
     await input.fill(token);
     await page.getByRole('radio', { name: 'A key I paste' }).check();
-    await page.getByLabel('Key', { exact: true }).fill(JSON.stringify(jwks.keys[0]));
+    await page.getByLabel('Key', { exact: true }).fill(JSON.stringify(jwks.keys.find((k) => k.kid === kid)));
     await verdict.filter({ hasText: /^Verified: the signature matches .* that you pasted/ }).waitFor();
 
     // HS256 with a pasted secret goes through WebCrypto's HMAC.

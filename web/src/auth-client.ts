@@ -64,7 +64,12 @@ export type EndReason =
 
 export type AuthState =
   | { readonly status: 'loading' }
-  | { readonly status: 'signed_out'; readonly reason: EndReason | null }
+  | {
+      readonly status: 'signed_out';
+      readonly reason: EndReason | null;
+      /** The server's own words when it ended the sign-in (e.g. "This account is disabled."). */
+      readonly detail: string | null;
+    }
   | { readonly status: 'signed_in'; readonly mode: Mode; readonly user: User };
 
 /** One line of what the client did on the wire, for developers to watch. */
@@ -114,7 +119,7 @@ interface MeBody {
 type TabMessage =
   | { readonly type: 'token'; readonly token: string; readonly expiresAt: number; readonly ttl: number; readonly user: User | null }
   | { readonly type: 'signed-in'; readonly mode: 'session'; readonly user: User }
-  | { readonly type: 'signed-out'; readonly reason: EndReason };
+  | { readonly type: 'signed-out'; readonly reason: EndReason; readonly detail: string | null };
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** 401 codes that mean "your credential no longer works" (not "wrong password"). */
@@ -279,13 +284,13 @@ export class AuthClient {
       const again = await this.#send(input, init, true);
       if (again.status === 401) {
         const second = await readError(again);
-        if (CREDENTIAL_CODES.has(second.code)) this.#end(reasonFrom(second.code), this.#isSignedIn());
+        if (CREDENTIAL_CODES.has(second.code)) this.#end(reasonFrom(second.code), this.#isSignedIn(), second.message);
       }
       return again;
     }
     if (modeAtSend !== null && this.#mode === modeAtSend) {
       // A JWT is this tab's own; a dead session cookie is every tab's news.
-      this.#end(reasonFrom(first.code), this.#isSignedIn() && modeAtSend !== 'jwt');
+      this.#end(reasonFrom(first.code), this.#isSignedIn() && modeAtSend !== 'jwt', first.message);
     }
     return res;
   }
@@ -305,7 +310,8 @@ export class AuthClient {
    * Gets a new access token with the refresh cookie. Concurrent callers in this
    * tab share one request; across tabs a Web Lock serialises it, and a tab that
    * waited adopts the token another tab just obtained instead of refreshing again.
-   * Resolves `false` when the server refused (the state then says why).
+   * Resolves `false` when the server ended the sign-in (the state then says why);
+   * rejects when it could not answer (network, 429, 503), leaving the sign-in as is.
    */
   refresh(): Promise<boolean> {
     if (this.#inflight) return this.#inflight;
@@ -395,9 +401,11 @@ export class AuthClient {
       // The family is gone (revoked, expired, reused), and the cookie is shared by
       // every tab: tell them why. A reuse is news even from a tab that was only
       // restoring, since the others hold the same, now revoked, family.
-      this.#end(reasonFrom(err.code), this.#isSignedIn() || err.code === 'refresh_reused');
+      this.#end(reasonFrom(err.code), this.#isSignedIn() || err.code === 'refresh_reused', err.message);
+      return false;
     }
-    return false;
+    // 429, 503…: the sign-in may well be intact; say so by failing, not by signing out.
+    throw err;
   }
 
   async #endWith(path: string): Promise<void> {
@@ -458,7 +466,11 @@ export class AuthClient {
     const early = Math.min(30_000, this.#ttl * 0.25);
     const token = this.#token;
     this.#timer = window.setTimeout(() => {
-      if (this.#token === token) void this.refresh();
+      if (this.#token !== token) return;
+      this.refresh().catch((e: unknown) => {
+        // Not fatal: the next call refreshes before it sends (see fetch()).
+        this.#log('refresh', `failed (${e instanceof ApiError ? e.code : 'network'}); the next call will try again`);
+      });
     }, Math.max(0, this.#expiresAt - early - now));
   }
 
@@ -511,19 +523,19 @@ export class AuthClient {
         // The server ending a cookie sign-in does not end this tab's own JWT; a user's Sign out does.
         if (this.#mode === 'jwt' && this.#token !== null && msg.reason !== 'signed_out_elsewhere') return;
         this.#log('tabs', 'another tab signed out');
-        this.#end(msg.reason, false);
+        this.#end(msg.reason, false, msg.detail);
         return;
     }
   }
 
-  #end(reason: EndReason | null, broadcast: boolean): void {
+  #end(reason: EndReason | null, broadcast: boolean, detail: string | null = null): void {
     const wasSignedIn = this.#state.status === 'signed_in';
     this.#clear();
     if (reason !== 'jwt_forgotten') this.#writeHint(null);
     if (wasSignedIn && reason !== null) this.#log('signed-out', reason);
-    this.#set({ status: 'signed_out', reason });
+    this.#set({ status: 'signed_out', reason, detail });
     if (broadcast && reason !== null) {
-      this.#post({ type: 'signed-out', reason: reason === 'signed_out' ? 'signed_out_elsewhere' : reason });
+      this.#post({ type: 'signed-out', reason: reason === 'signed_out' ? 'signed_out_elsewhere' : reason, detail });
     }
   }
 

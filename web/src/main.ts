@@ -14,7 +14,7 @@ let shownKey = '';
 /** Which screen the auth state calls for on `/`: a change of key means a new page. */
 function stateKey(s: AuthState): string {
   if (s.status === 'signed_in') return `in:${s.mode}:${s.user.id}:${s.user.role}`;
-  if (s.status === 'signed_out') return `out:${s.reason ?? ''}`;
+  if (s.status === 'signed_out') return `out:${s.reason ?? ''}:${s.detail ?? ''}`;
   return 'loading';
 }
 
@@ -40,7 +40,7 @@ function render(focus: boolean): void {
   else if (path === '/bench') view = renderBench(main);
   else if (path === '/') {
     if (state.status === 'signed_in') view = renderDashboard(main, state);
-    else if (state.status === 'signed_out') view = renderSignIn(main, state.reason);
+    else if (state.status === 'signed_out') view = renderSignIn(main, state.reason, state.detail);
     else view = renderLoading(main);
   } else view = renderNotFound(main);
   document.title = view.title;

@@ -290,6 +290,8 @@ export function renderDashboard(root: HTMLElement, state: { mode: Mode; user: Us
   const pwForm = h(
     'form',
     { class: 'stack', novalidate: true },
+    // For password managers: which account this new password belongs to.
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.username, readonly: true, hidden: true }),
     h('div', { class: 'field' }, h('label', { for: 'current-password' }, 'Current password'), current),
     h('div', { class: 'field' }, h('label', { for: 'new-password' }, 'New password'), next, h('p', { class: 'hint', id: 'new-password-hint' }, '8 to 256 characters.')),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')),

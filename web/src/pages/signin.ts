@@ -45,7 +45,10 @@ function errorText(e: unknown, creating: boolean): string {
   }
 }
 
-export function renderSignIn(root: HTMLElement, reason: EndReason | null): View {
+/** Reasons the client decided on its own: the server has nothing to add to them. */
+const OWN_REASONS = new Set<EndReason>(['signed_out', 'signed_out_elsewhere', 'jwt_forgotten']);
+
+export function renderSignIn(root: HTMLElement, reason: EndReason | null, detail: string | null = null): View {
   const username = h('input', { id: 'username', name: 'username', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true });
   const password = h('input', {
     id: 'password',
@@ -131,7 +134,12 @@ export function renderSignIn(root: HTMLElement, reason: EndReason | null): View 
   const notice =
     reason === null
       ? null
-      : h('p', { class: `notice ${reason === 'signed_out' ? 'info' : 'warn'}`, role: reason === 'signed_out' ? 'status' : 'alert' }, REASON_TEXT[reason]);
+      : h(
+          'div',
+          { class: `notice ${reason === 'signed_out' ? 'info' : 'warn'}`, role: reason === 'signed_out' ? 'status' : 'alert' },
+          h('p', null, REASON_TEXT[reason]),
+          detail && !OWN_REASONS.has(reason) ? h('p', { class: 'detail' }, `The server said: “${detail}”`) : null,
+        );
 
   replace(
     root,
