@@ -12,7 +12,7 @@ export const ARGON2_PARAMS = { type: argon2.argon2id, memoryCost: 19_456, timeCo
  * const hasher = createArgon2Hasher();
  * const h = await hasher.hash('correct horse battery staple');
  */
-export function createArgon2Hasher(params: Partial<typeof ARGON2_PARAMS> = {}): PasswordHasher {
+export function createArgon2Hasher(params: Partial<{ memoryCost: number; timeCost: number; parallelism: number }> = {}): PasswordHasher {
   const p = { ...ARGON2_PARAMS, ...params };
   return {
     hash: (password) => argon2.hash(password, p),

@@ -194,9 +194,9 @@ export function newAccessClaims(
   },
 ): AccessClaims {
   const nowS = Math.floor(o.clock.now() / 1000);
-  // iat is whole seconds, but an epoch has millisecond precision: a token issued in the
-  // same second as a logout-all, after it, would read as issued before it. Dating it at the
-  // next second (within the verification leeway) keeps "a login right after logout-all works".
+  // Epochs are set at the second after a revocation, so a token issued right after one
+  // (same second) is dated at the epoch — within the verification leeway — and is not
+  // caught by it: "a login right after logout-all works".
   const iat = Math.max(nowS, Math.ceil(o.notBeforeMs / 1000));
   const claims: AccessClaims = {
     iss: o.issuer,

@@ -6,7 +6,7 @@ import { AuthError } from './errors.js';
 import { generateKey, Keyring } from './keyring.js';
 import { Metrics } from './metrics.js';
 import { normalizePassword, normalizeUsername, usernameKey, type PasswordHasher } from './passwords.js';
-import type { FamilyRecord, Mode, RevocationEvent, RevokeReason, Role, SessionRecord, Stores, UserRecord } from './ports.js';
+import type { FamilyRecord, FeedState, Mode, RevocationEvent, RevokeReason, Role, SessionRecord, Stores, UserRecord } from './ports.js';
 import { RevocationState } from './revocation.js';
 import { digest, looksLikeSecret, newId, newSecret, safeEqual } from './secrets.js';
 
@@ -123,7 +123,10 @@ export class Auth {
     const successorKey = await d.stores.keys.getOrCreateSecret('refresh-successor', newSecret(d.random));
     const dummyHash = await d.hasher.hash(newSecret(d.random));
     const auth = new Auth(d, keys, successorKey, dummyHash);
-    auth.unsubscribe = d.stores.revocations.subscribe((e) => auth.onStoredEvent(e.event, e.id));
+    auth.unsubscribe = d.stores.revocations.subscribe(
+      (e) => auth.onStoredEvent(e.event, e.id),
+      (state) => auth.onFeedState(state),
+    );
     await auth.catchUp();
     if (d.config.admin) await auth.ensureAdmin(d.config.admin.username, d.config.admin.password);
     return auth;
@@ -140,6 +143,33 @@ export class Auth {
 
   close(): void {
     this.unsubscribe?.();
+  }
+
+  // ── revocation feed health (shared stores) ──────────────────────────────
+  // With several nodes, revocations made elsewhere reach this node through the store's
+  // feed. While it is down this node verifies tokens with the revocation state it has,
+  // for at most REVOCATION_FEED_STALENESS_MS; after that it fails closed (503), because
+  // a token revoked on another node meanwhile would otherwise pass here. Memory and
+  // SQLite never report a feed state, so this never triggers for them.
+
+  /** How long Bearer tokens are still accepted after the revocation feed went down. */
+  static readonly REVOCATION_FEED_STALENESS_MS = 10_000;
+  private feedDownSince: number | null = null;
+
+  private onFeedState(state: FeedState): void {
+    if (state === 'live') {
+      if (this.feedDownSince !== null) this.d.log.info({ downMs: this.d.clock.now() - this.feedDownSince }, 'revocation feed live again');
+      this.feedDownSince = null;
+    } else if (this.feedDownSince === null) {
+      this.feedDownSince = this.d.clock.now();
+      this.d.log.warn({ staleAfterMs: Auth.REVOCATION_FEED_STALENESS_MS }, 'revocation feed down: verifying with the state this node has');
+    }
+  }
+
+  private checkRevocationFeed(): void {
+    if (this.feedDownSince !== null && this.d.clock.now() - this.feedDownSince > Auth.REVOCATION_FEED_STALENESS_MS) {
+      throw new AuthError('unavailable', 'Revocations cannot be confirmed right now; try again shortly.');
+    }
   }
 
   /** The injected clock's time, for callers that must agree with the core about "now". */
@@ -182,12 +212,22 @@ export class Auth {
     }
   }
 
+  /**
+   * The next epoch for `sub` (or for everyone), in whole seconds like `iat`: the second
+   * after now, and strictly after the previous epoch. So every token issued up to now —
+   * even in this very millisecond — has `iat` before it, and tokens issued after it are
+   * dated at it (see newAccessClaims), including one made between two revocations in one second.
+   */
+  private nextEpochSeconds(previousMs: number): number {
+    return Math.max(Math.floor(this.d.clock.now() / 1000) + 1, Math.floor(previousMs / 1000) + 1);
+  }
+
   /** Every access token of the user issued before now dies, except `except` (a sid or jti). */
   private async bumpUserEpoch(sub: string, except?: string): Promise<void> {
-    const now = this.d.clock.now();
-    const event: RevocationEvent = { type: 'user', sub, not_before: now / 1000 };
+    const notBefore = this.nextEpochSeconds(this.revocation.notBeforeOf(sub));
+    const event: RevocationEvent = { type: 'user', sub, not_before: notBefore };
     if (except !== undefined) event.except = except;
-    await this.emit(event, now + this.maxTokenLifetimeMs);
+    await this.emit(event, notBefore * 1000 + this.maxTokenLifetimeMs);
   }
 
   private async userById(id: string): Promise<UserRecord | null> {
@@ -389,6 +429,7 @@ export class Auth {
   /** Verifies a Bearer token: in memory only, no store look-up. */
   authenticateBearer(token: string): Principal {
     const claims = this.tokens.verify(token);
+    this.checkRevocationFeed();
     return { kind: 'token', mode: claims.sid === undefined ? 'jwt' : 'hybrid', claims };
   }
 
@@ -458,7 +499,13 @@ export class Auth {
     const family = await this.d.stores.refresh.findFamilyByToken(oldHash, now);
     if (input.csrf && family) this.checkCsrf(family.csrfHash, input.csrf.header, input.csrf.cookie);
     if (!family) {
-      this.metrics.inc('frontdesk_refresh_total', 'result="unknown"');
+      // Not live: ask the store why, without recording anything (a dead family cannot rotate),
+      // so a token of a family ended for reuse keeps answering refresh_reused.
+      const dead = await this.d.stores.refresh.rotateRefresh({ oldHash, nextHash: oldHash, now, graceMs: 0, grant: { jti: '', exp: 0 } });
+      this.metrics.inc('frontdesk_refresh_total', `result="${dead.status}"`);
+      if (dead.status !== 'unknown' && dead.family.revokedReason === 'reused') {
+        throw new AuthError('refresh_reused', 'This sign-in was ended because its refresh token was used twice.');
+      }
       throw new AuthError('invalid_token', 'The refresh token is not valid; sign in again.');
     }
     const user = await this.userById(family.userId);
@@ -603,7 +650,8 @@ export class Auth {
 
   async wipeAll(): Promise<void> {
     const now = this.d.clock.now();
-    await this.emit({ type: 'all', not_before: now / 1000 }, now + this.maxTokenLifetimeMs);
+    const notBefore = this.nextEpochSeconds(this.revocation.globalNotBefore);
+    await this.emit({ type: 'all', not_before: notBefore }, notBefore * 1000 + this.maxTokenLifetimeMs);
     await this.d.stores.sessions.deleteAllSessions();
     await this.d.stores.refresh.revokeAllFamilies('wipe', now);
   }
@@ -613,8 +661,11 @@ export class Auth {
     const now = this.d.clock.now();
     const key = generateKey(this.d.config.jwtAlg, now, this.d.random);
     await this.d.stores.keys.insertKey(key);
+    // A token issued right after a revocation is dated at its epoch (up to a few seconds ahead),
+    // so the old key stays published until the latest such token has expired too.
+    const publishUntil = Math.max(now, this.revocation.latestNotBefore) + this.maxTokenLifetimeMs;
     for (const k of await this.d.stores.keys.listKeys()) {
-      if (k.kid !== key.kid && k.retiredAt === null) await this.d.stores.keys.retireKey(k.kid, now, now + this.maxTokenLifetimeMs);
+      if (k.kid !== key.kid && k.retiredAt === null) await this.d.stores.keys.retireKey(k.kid, now, publishUntil);
     }
     await this.reloadKeys();
     await this.emit({ type: 'key', kid: key.kid }, now + this.maxTokenLifetimeMs);
@@ -624,7 +675,7 @@ export class Auth {
   /** Periodic housekeeping: expired rows and in-memory entries that can no longer matter. */
   async sweep(): Promise<Record<string, number>> {
     const now = this.d.clock.now();
-    this.revocation.prune(now, this.maxTokenLifetimeMs);
+    this.revocation.prune(now, this.maxTokenLifetimeMs, this.d.config.leeway * 1000);
     return this.d.stores.sweepExpired(now);
   }
 }

@@ -69,7 +69,10 @@ const origin = z.string().refine((s) => {
 
 /** Environment variables, their defaults, and how each is read. */
 const schema = {
-  PORT: z.string().default('3000').pipe(seconds(0, 65535)),
+  PORT: z
+    .string()
+    .default('3000')
+    .pipe(z.string().regex(/^\d+$/, 'must be a port number (0-65535)').transform(Number).pipe(z.number().int().min(0).max(65535, 'must be a port number (0-65535)'))),
   HOST: z.string().min(1).default('127.0.0.1'),
   FRONTDESK_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z

@@ -152,8 +152,8 @@ export interface RefreshStore {
 
 /**
  * Revocation events, the wire format of API.md ("For other services").
- * Times are NumericDate seconds; `not_before` keeps millisecond precision as a
- * fraction so that a login right after a logout-all is not caught by it.
+ * Times are NumericDate seconds. `not_before` is a whole second after the
+ * revocation: tokens whose `iat` is before it are revoked.
  */
 export type RevocationEvent =
   | { type: 'jti'; jti: string; exp: number }
@@ -167,6 +167,13 @@ export interface StoredEvent {
   event: RevocationEvent;
 }
 
+/**
+ * Health of a shared backend's event feed, as its subscribers hear it:
+ * - down: the connection that carries other nodes' events is lost, so events may be missing;
+ * - live: (re)connected, and every event missed meanwhile has been delivered.
+ */
+export type FeedState = 'live' | 'down';
+
 export interface RevocationStore {
   /** Appends an event that matters until `expiresAt` (ms); returns it with its cursor. */
   append(event: RevocationEvent, expiresAt: number): Promise<StoredEvent>;
@@ -175,8 +182,13 @@ export interface RevocationStore {
   /**
    * Calls `listener` for events appended from now on, by this process or (for
    * shared backends) any other node. Returns an unsubscribe function.
+   *
+   * `onFeed`, if given, hears when a shared backend's feed goes 'down' and when it
+   * is 'live' again — only after the events missed while down were delivered to
+   * `listener`. It is called at once with 'down' if the feed is down when subscribing.
+   * In-process feeds (memory, SQLite) cannot go down and never call it.
    */
-  subscribe(listener: (event: StoredEvent) => void): () => void;
+  subscribe(listener: (event: StoredEvent) => void, onFeed?: (state: FeedState) => void): () => void;
   sweepEvents(now: number): Promise<number>;
 }
 

@@ -23,6 +23,8 @@ export class RevocationState {
   private readonly jtis = new Map<string, number>();
   private readonly users = new Map<string, { nb: number; except: string | undefined }>();
   private globalNb = 0;
+  /** The latest epoch of any kind (ms): no token is dated after it by more than the clock allows. */
+  private latestNb = 0;
   /** Cursor of the newest stored event applied. */
   cursor: string | null = null;
   /** Called with the subject of every user event, and with null for a global one (caches of user data listen). */
@@ -37,11 +39,13 @@ export class RevocationState {
         const nb = Math.round(event.not_before * 1000);
         const prev = this.users.get(event.sub);
         if (!prev || prev.nb <= nb) this.users.set(event.sub, { nb, except: event.except });
+        this.latestNb = Math.max(this.latestNb, nb);
         this.onUserChange?.(event.sub);
         break;
       }
       case 'all': {
         this.globalNb = Math.max(this.globalNb, Math.round(event.not_before * 1000));
+        this.latestNb = Math.max(this.latestNb, this.globalNb);
         this.onUserChange?.(null);
         break;
       }
@@ -65,14 +69,28 @@ export class RevocationState {
   }
 
   /** The latest epoch (ms) that applies to `sub`: a new token for it must not be dated before this. */
+  /** The latest epoch of any user or global (ms): tokens issued now may be dated up to it. */
+  get latestNotBefore(): number {
+    return this.latestNb;
+  }
+
+  /** The global epoch (ms), 0 when there has been no wipe. */
+  get globalNotBefore(): number {
+    return this.globalNb;
+  }
+
   notBeforeOf(sub: string): number {
     return Math.max(this.globalNb, this.users.get(sub)?.nb ?? 0);
   }
 
-  /** Drops entries that can no longer matter: denied tokens past expiry, epochs older than any live token. */
-  prune(nowMs: number, maxTokenLifetimeMs: number): void {
-    const nowS = nowMs / 1000;
-    for (const [jti, exp] of this.jtis) if (exp < nowS) this.jtis.delete(jti);
+  /**
+   * Drops entries that can no longer matter: denied tokens past expiry plus the
+   * verification leeway (until then the checker would still accept them), and
+   * epochs older than any token that can still verify. The leeway defaults to
+   * the largest API.md allows, which errs towards keeping entries.
+   */
+  prune(nowMs: number, maxTokenLifetimeMs: number, leewayMs = 30_000): void {
+    for (const [jti, exp] of this.jtis) if (exp * 1000 + leewayMs < nowMs) this.jtis.delete(jti);
     for (const [sub, u] of this.users) if (u.nb + maxTokenLifetimeMs < nowMs) this.users.delete(sub);
   }
 
