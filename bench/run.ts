@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         }
       }
       progress('micro-benchmarks');
-      micro = await runMicro({ quick: options.quick, redisUrl: redis?.url ?? null, postgresUrl: postgres?.url ?? null });
+      micro = await runMicro({ quick: options.quick, root: ROOT, redisUrl: redis?.url ?? null, postgresUrl: postgres?.url ?? null });
       if (postgres !== null) {
         await postgres.stop();
         postgres = null;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   RefreshPool,
   frontdeskMeRequest,
+  loginBurst,
   frontdeskServer,
   frontdeskUnavailable,
   type FrontdeskMode,
@@ -31,6 +32,8 @@ export interface CaseContext {
 export interface CaseDriver {
   scenario(): Promise<LoadScenario>;
   after?(result: LoadRunResult): void;
+  /** Work started with the measured run (a login burst); the returned stop resolves to a note. */
+  background?(): () => Promise<string>;
 }
 
 export interface HttpCase {
@@ -96,6 +99,20 @@ export const CASES: readonly HttpCase[] = [
     quick: true,
     note: 'Signature verified once per token, then cached; revocation checked in memory on every request.',
   }),
+  {
+    id: 'frontdesk-jwt-login-burst',
+    label: 'Frontdesk `GET /auth/me`, jwt, during a login burst',
+    group: 'frontdesk',
+    note: 'As the jwt row, while 4 logins (argon2id verifies) run back to back beside the load: its p99 against the idle p99 shows whether hashing blocks the event loop.',
+    quick: false,
+    needs: [],
+    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
+    server: (ctx) => frontdeskServer(ctx.root, {}),
+    prepare: async (server) => {
+      const request = await frontdeskMeRequest(server, 'jwt');
+      return { scenario: () => Promise.resolve({ kind: 'static', request }), background: () => loginBurst(server, 4) };
+    },
+  },
   frontdeskMe('frontdesk-hybrid', 'Frontdesk `GET /auth/me`, hybrid (Bearer, EdDSA)', 'hybrid', { quick: false }),
   frontdeskMe('frontdesk-session-sqlite', 'Frontdesk `GET /auth/me`, session on SQLite', 'session', { quick: true }),
   frontdeskMe('frontdesk-session-redis', 'Frontdesk `GET /auth/me`, session on Redis', 'session', { redis: true, quick: false }),
@@ -110,8 +127,8 @@ export const CASES: readonly HttpCase[] = [
     server: (ctx) => frontdeskServer(ctx.root, {}),
     prepare: (server, ctx) => {
       // Tokens held by connections when a run stops are dropped, never re-presented:
-      // room for the warm-up's, the measured run's, and a margin.
-      const pool = new RefreshPool(server, 3 * ctx.connections + 16);
+      // one per connection for the warm-up, one for the measured run, and a margin.
+      const pool = new RefreshPool(server, 2 * ctx.connections + 16);
       return Promise.resolve({ scenario: () => pool.scenario(), after: (r) => pool.giveBack(r.leftoverTokens) });
     },
   },

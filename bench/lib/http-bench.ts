@@ -5,6 +5,7 @@
  */
 import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase } from './cases.js';
 import type { LoadGenerator } from './load.js';
+import { ServerStartError } from '../../test/harness/ports.js';
 import { LOOPBACK, processCpuSeconds, startServer, type ServerHandle } from './proc.js';
 import { median, minMedMax } from './stats.js';
 import type { HttpCaseResult, HttpRound, LoadScenario, RequestSpec, SkippedCase } from './types.js';
@@ -64,6 +65,8 @@ async function sanityCheck(server: ServerHandle, r: RequestSpec): Promise<string
   return res.ok ? null : `sanity request answered HTTP ${res.status}: ${text.slice(0, 200)}`;
 }
 
+const lastLine = (text: string): string =>
+  (text.split('\n').filter((l) => l.trim() !== '').pop() ?? '').trim().slice(0, 300);
 const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 
 async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
@@ -73,7 +76,9 @@ async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
   try {
     server = await startServer(c.server(ctx));
   } catch (err) {
-    return `server did not start: ${firstLine(err)}`;
+    // The server's own last words say why (a config error, a missing store) better than "exit code 1".
+    const said = err instanceof ServerStartError ? lastLine(err.output) : '';
+    return `server did not start: ${firstLine(err)}${said === '' ? '' : ` — it said: ${said}`}`;
   }
   try {
     const announced = server.announced;
@@ -99,6 +104,7 @@ async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
         return s !== null ? Promise.resolve(s) : driver.scenario();
       },
       ...(driver.after === undefined ? {} : { after: driver.after.bind(driver) }),
+      ...(driver.background === undefined ? {} : { background: driver.background.bind(driver) }),
     };
     return { c, server, driver: wrapped, sample: sampleRequest(first), rounds: [] };
   } catch (err) {
@@ -113,6 +119,14 @@ function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
     return { ...r, ratio: b !== undefined && b.rps > 0 ? r.rps / b.rps : null };
   });
   const ratios = rounds.map((r) => r.ratio).filter((x): x is number => x !== null);
+  // Server CPU per request of the baseline over this case's, round by round: what the
+  // throughput ratio would be if both were CPU-bound on an otherwise idle core.
+  const cpuRatios = l.rounds.flatMap((r) => {
+    const b = baseline?.rounds.find((x) => x.round === r.round);
+    return b !== undefined && b.requests > 0 && r.requests > 0 && r.serverCpuS > 0
+      ? [b.serverCpuS / b.requests / (r.serverCpuS / r.requests)]
+      : [];
+  });
   // CPU microseconds per request: the cost that contention on shared cores moves least.
   const perReq = (cpuS: number, r: Omit<HttpRound, 'ratio'>): number => (r.requests > 0 ? (cpuS / r.requests) * 1e6 : 0);
   const sidecarNames = [...new Set(l.rounds.flatMap((r) => Object.keys(r.sidecarCpuS)))];
@@ -133,6 +147,7 @@ function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
     summary: {
       rps: minMedMax(rounds.map((r) => r.rps)),
       ratio: ratios.length > 0 ? minMedMax(ratios) : null,
+      cpuRatio: cpuRatios.length > 0 ? minMedMax(cpuRatios) : null,
       p50: median(rounds.map((r) => r.latency.p50)),
       p99: median(rounds.map((r) => r.latency.p99)),
       serverCpuS: median(rounds.map((r) => r.serverCpuS)),
@@ -174,6 +189,7 @@ export async function runHttpBench(
         const sidecarPids = l.c.needs.length > 0 ? env.sidecars : [];
         let server0 = 0;
         let side0: number[] = [];
+        let stopBackground: (() => Promise<string>) | undefined;
         const result = await env.load.run(
           {
             url: l.server.origin,
@@ -185,8 +201,10 @@ export async function runHttpBench(
           () => {
             server0 = processCpuSeconds(l.server.pid) ?? Number.NaN;
             side0 = sidecarPids.map((p) => processCpuSeconds(p.pid) ?? Number.NaN);
+            stopBackground = l.driver.background?.();
           },
         );
+        const background = stopBackground === undefined ? undefined : await stopBackground();
         const serverCpuS = (processCpuSeconds(l.server.pid) ?? Number.NaN) - server0;
         const sidecarCpuS: Record<string, number> = {};
         sidecarPids.forEach((p, i) => {
@@ -206,13 +224,16 @@ export async function runHttpBench(
           loadCpuS: result.loadCpuS,
           sidecarCpuS,
           bytesPerResponse: result.requests > 0 ? result.bytesRead / result.requests : 0,
+          ...(background === undefined ? {} : { background }),
         });
         done++;
         const bad = result.non2xx + result.errors + result.timeouts;
+        const pool =
+          scenario.kind === 'refresh-chain' ? `  refresh pool ${scenario.tokens.length}→${result.leftoverTokens?.length ?? 0}` : '';
         env.progress(
           `[round ${round}/${s.rounds}] ${String(done).padStart(String(total).length)}/${total} ${l.c.id.padEnd(26)} ` +
             `${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ` +
-            `cpu server ${serverCpuS.toFixed(2)} s, load ${result.loadCpuS.toFixed(2)} s${bad > 0 ? `  (${bad} non-2xx/errors!)` : ''}`,
+            `cpu server ${serverCpuS.toFixed(2)} s, load ${result.loadCpuS.toFixed(2)} s${pool}${background === undefined ? '' : `  ${background}`}${bad > 0 ? `  (${bad} non-2xx/errors!)` : ''}`,
         );
       }
     }

@@ -20,9 +20,10 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { measure, type MicroSettings, type Op } from './micro.js';
@@ -30,6 +31,8 @@ import type { MicroReport, MicroResult, TokenSize } from './types.js';
 
 export interface MicroSuiteOptions {
   quick: boolean;
+  /** Repository root: Frontdesk's own rows load its built core from `dist/`. */
+  root: string;
   redisUrl: string | null;
   postgresUrl: string | null;
 }
@@ -111,6 +114,42 @@ const FLOOR_NAME: Record<Alg, string> = {
   HS256: 'HMAC-SHA256 + timingSafeEqual',
 };
 
+/** The parts of Frontdesk's built core these rows drive (src/core/keyring.ts, access-tokens.ts). */
+interface FrontdeskCore {
+  Keyring: new (alg: Alg, records: unknown[], opts: { issuer: string; audience: string }) => {
+    sign(payload: Record<string, unknown>): string;
+    verifierFor(kid: string, nowMs: number): ((token: string) => unknown) | undefined;
+  };
+  generateKey: (alg: Alg, now: number, random: { bytes(n: number): Buffer }) => unknown;
+  createTokenChecker: (o: {
+    alg: Alg;
+    clock: { now(): number };
+    leeway: number;
+    keyFor: (kid: string, nowMs: number) => ((token: string) => unknown) | undefined;
+    isRevoked: (claims: unknown) => boolean;
+    cacheSize?: number;
+  }) => { verify(token: string): unknown };
+}
+
+/**
+ * Loads Frontdesk's core from the build, at run time and checked by shape, so an
+ * API change skips these rows with a reason instead of breaking the bench.
+ */
+async function loadFrontdeskCore(root: string): Promise<FrontdeskCore | string> {
+  const dir = join(root, 'dist', 'src', 'core');
+  if (!existsSync(join(dir, 'access-tokens.js'))) return 'dist/src/core not built: run `npm run build`';
+  try {
+    const keyring = (await import(pathToFileURL(join(dir, 'keyring.js')).href)) as Record<string, unknown>;
+    const tokens = (await import(pathToFileURL(join(dir, 'access-tokens.js')).href)) as Record<string, unknown>;
+    if (typeof keyring.Keyring !== 'function' || typeof keyring.generateKey !== 'function' || typeof tokens.createTokenChecker !== 'function') {
+      return 'the built core no longer exports Keyring, generateKey and createTokenChecker: update bench/lib/micro-suite.ts';
+    }
+    return { Keyring: keyring.Keyring, generateKey: keyring.generateKey, createTokenChecker: tokens.createTokenChecker } as FrontdeskCore;
+  } catch (err) {
+    return `the built core did not load: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 function cycle<T>(xs: readonly T[]): () => T {
   let i = 0;
   return () => {
@@ -118,6 +157,31 @@ function cycle<T>(xs: readonly T[]): () => T {
     i = i + 1 === xs.length ? 0 : i + 1;
     return x;
   };
+}
+
+type Row = (id: string, group: string, label: string, op: Op, extra?: { alg?: Alg; note?: string }) => Promise<void>;
+
+/** Frontdesk's token checker as the server runs it: header rules, kid lookup, signature, claims, revocation. */
+async function frontdeskRows(fd: FrontdeskCore, alg: Alg, row: Row): Promise<void> {
+  const now = Date.now();
+  const ring = new fd.Keyring(alg, [fd.generateKey(alg, now, { bytes: (n) => randomBytes(n) })], { issuer: ISSUER, audience: AUDIENCE });
+  const tokens = Array.from({ length: DISTINCT_TOKENS }, () => ring.sign(claims()));
+  const token = tokens[0] ?? '';
+  const base = {
+    alg,
+    clock: { now: () => Date.now() },
+    leeway: 30,
+    keyFor: (kid: string, nowMs: number) => ring.verifierFor(kid, nowMs),
+    // The server's check is a few Map lookups; a constant keeps this row about the checker.
+    isRevoked: () => false,
+  };
+  // FIFO cache smaller than the cycle of distinct tokens: every call is a first sight.
+  const cold = fd.createTokenChecker({ ...base, cacheSize: 100 });
+  const warm = fd.createTokenChecker(base);
+  const next = cycle(tokens);
+  const a = alg.toLowerCase();
+  await row(`frontdesk.${a}.cold`, 'verify', 'Frontdesk token checker, token never seen', { sync: () => cold.verify(next()) }, { alg });
+  await row(`frontdesk.${a}.hit`, 'verify', 'Frontdesk token checker, cached', { sync: () => warm.verify(token) }, { alg });
 }
 
 export async function runMicroSuite(o: MicroSuiteOptions): Promise<MicroReport> {
@@ -150,6 +214,9 @@ export async function runMicroSuite(o: MicroSuiteOptions): Promise<MicroReport> 
     log(`  ${id.padEnd(34)} ${(nsPerOp.median / 1000).toFixed(2).padStart(10)} µs/op  ${Math.round(1e9 / nsPerOp.median).toLocaleString('en-US').padStart(12)} ops/s`);
   };
 
+  const fd = await loadFrontdeskCore(o.root);
+  if (typeof fd === 'string') skipped.push({ id: 'frontdesk.*', reason: fd });
+
   // ---- Access-token verification, per algorithm ----
   for (const alg of ALGS) {
     log(`micro: ${alg}`);
@@ -177,6 +244,13 @@ export async function runMicroSuite(o: MicroSuiteOptions): Promise<MicroReport> 
       { async: () => jwtVerify(next(), jkey, { algorithms: [alg], issuer: ISSUER, audience: AUDIENCE }) },
       { alg },
     );
+    if (typeof fd !== 'string') {
+      try {
+        await frontdeskRows(fd, alg, row);
+      } catch (err) {
+        skipped.push({ id: `frontdesk.${a}.*`, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
   }
 
   // ---- Password hashing ----
@@ -289,7 +363,7 @@ export async function runMicroSuite(o: MicroSuiteOptions): Promise<MicroReport> 
 // Run as a child of bench/run.ts (options as argv[2], report over IPC) or alone (report on stdout).
 if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '\0')) {
   const opts = JSON.parse(process.argv[2] ?? '{}') as Partial<MicroSuiteOptions>;
-  runMicroSuite({ quick: opts.quick ?? false, redisUrl: opts.redisUrl ?? null, postgresUrl: opts.postgresUrl ?? null }).then(
+  runMicroSuite({ quick: opts.quick ?? false, root: opts.root ?? process.cwd(), redisUrl: opts.redisUrl ?? null, postgresUrl: opts.postgresUrl ?? null }).then(
     (report) => {
       if (process.send) process.send(report, () => process.exit(0));
       else {

@@ -89,6 +89,8 @@ export interface HttpRound {
   /** This round's throughput divided by the baseline's in the same round. */
   ratio: number | null;
   bytesPerResponse: number;
+  /** What ran beside the load, if anything (a login burst). */
+  background?: string;
 }
 
 export type CaseGroup = 'baseline' | 'peer' | 'floor' | 'frontdesk';
@@ -109,6 +111,11 @@ export interface HttpCaseResult {
     rps: MinMedMax;
     /** Median over rounds of the per-round ratio to the baseline. */
     ratio: MinMedMax | null;
+    /**
+     * Baseline server CPU per request ÷ this case's, per round: the ratio the two
+     * would have if both were CPU-bound, less moved by a busy machine than req/s.
+     */
+    cpuRatio: MinMedMax | null;
     p50: number;
     p99: number;
     serverCpuS: number;
