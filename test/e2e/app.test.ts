@@ -19,7 +19,7 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 async function newPage(options: { colorScheme?: 'light' | 'dark' } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, colorScheme: options.colorScheme ?? 'light' });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, locale: 'en-US', colorScheme: options.colorScheme ?? 'light' });
   contexts.push(context);
   const page = await context.newPage();
   return { context, page };
@@ -251,6 +251,44 @@ describe('web app', { timeout: 120_000 }, () => {
     await warnings.getByText('No exp claim').waitFor();
     await warnings.getByText('The header carries "jku"').waitFor();
     await verdict.filter({ hasText: /^Invalid: alg is "none"/ }).waitFor();
+    assert.deepEqual(logs.errors(), []);
+  });
+
+  test('the benchmark page shows the latest report as tables', async () => {
+    const rps = (median: number) => ({ min: median * 0.9, median, max: median * 1.1 });
+    const httpCase = (id: string, label: string, path: string, median: number, credentialBytes: number) => ({
+      id,
+      label,
+      group: 'frontdesk',
+      method: 'GET',
+      path,
+      credentialBytes,
+      requestBytes: 200 + credentialBytes,
+      rounds: [],
+      summary: { rps: rps(median), ratio: rps(median / 20_000), cpuRatio: null, p50: 1, p99: 4, serverCpuS: 3, loadCpuS: 2, serverCpuUsPerReq: 48.2, sidecarCpuUsPerReq: {}, non2xx: 0, errors: 0, loadBound: false },
+    });
+    const report = {
+      schema: 1,
+      startedAt: '2025-01-02T03:04:05Z',
+      finishedAt: '2025-01-02T03:14:05Z',
+      options: { quick: true, durationSeconds: 5, warmupSeconds: 1, rounds: 3, connections: 16, only: null, micro: true, http: true, outDir: 'bench/results' },
+      machine: { cpuModel: 'Test CPU', cores: 2, cgroupCpuLimit: null, memoryGiB: 4, node: 'v20', v8: '11', os: 'linux', loadAvgStart: [0], loadAvgEnd: [0], sharedNote: '' },
+      baselineId: 'baseline',
+      http: [httpCase('me-session', 'GET /auth/me, session', '/auth/me', 9_000, 60), httpCase('me-jwt', 'GET /auth/me, JWT', '/auth/me', 12_345, 480)],
+      skipped: [{ id: 'pg', label: 'PostgreSQL store', reason: 'no PostgreSQL here' }],
+      micro: { results: [{ id: 'verify-eddsa', group: 'verify', label: 'Verify an access token', alg: 'EdDSA', nsPerOp: rps(52_000), opsPerSec: 19_230, samples: 10, opsPerSample: 100 }], skipped: [], tokenSizes: [{ alg: 'EdDSA', tokenBytes: 446, headerBytes: 469 }], sessionCookieBytes: 60 },
+      warnings: [],
+    };
+    const { page } = await newPage();
+    const logs = watchConsole(page);
+    // The report itself comes from `npm run bench`; here the page is fed a fixed one.
+    await page.route('**/bench/latest.json', (route) => route.fulfill({ json: report }));
+    await page.goto(`${server.url}/bench`);
+    const http = page.getByRole('table', { name: /HTTP throughput/ });
+    await http.getByRole('row', { name: /GET \/auth\/me, JWT/ }).getByText(/^12,345 /).waitFor();
+    await page.getByRole('table', { name: 'Micro-benchmarks' }).getByRole('row', { name: /Verify an access token/ }).waitFor();
+    await page.getByText('Skipped PostgreSQL store: no PostgreSQL here').waitFor();
+    assert.deepEqual(await axeViolations(page), []);
     assert.deepEqual(logs.errors(), []);
   });
 

@@ -18,7 +18,7 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: 'en-US' });
   contexts.push(context);
   return context;
 }

@@ -39,7 +39,9 @@ function distIsFresh(): boolean {
  */
 export async function ensureWebBuilt(): Promise<void> {
   if (distIsFresh()) return;
-  const lock = join(WEB, '.build-lock');
+  // Under node_modules/.cache so a lock left by a killed run never shows in git status.
+  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
+  const lock = join(ROOT, 'node_modules', '.cache', 'frontdesk-web-build.lock');
   for (;;) {
     try {
       mkdirSync(lock);
