@@ -25,6 +25,8 @@ export interface StartOptions {
   clock?: Clock;
   random?: Random;
   hasher?: PasswordHasher;
+  /** Where logs go (default stdout). */
+  logStream?: NodeJS.WritableStream;
   /** Sweep interval for expired rows, ms (default 60 s). */
   sweepEveryMs?: number;
 }
@@ -60,7 +62,7 @@ export async function startFrontdesk(o: StartOptions): Promise<Frontdesk> {
     await stores.close();
     throw e;
   }
-  const app = await buildServer({ auth, config, stores });
+  const app = await buildServer({ auth, config, stores, logStream: o.logStream });
   app0.log = app.log;
 
   const sweep = setInterval(() => {

@@ -88,6 +88,9 @@ export class Auth {
   /** Users by id: lets `/auth/me` answer token requests and session look-ups without a user query. Dropped on every user event. */
   private readonly users = new Map<string, UserRecord>();
   private unsubscribe: (() => void) | undefined;
+  /** Per user, the latest `iat` this node gave a token dated ahead of the clock (seconds). */
+  private readonly datedAhead = new Map<string, number>();
+  private latestDatedAhead = 0;
 
   private constructor(
     private readonly d: AuthDeps,
@@ -213,18 +216,19 @@ export class Auth {
   }
 
   /**
-   * The next epoch for `sub` (or for everyone), in whole seconds like `iat`: the second
-   * after now, and strictly after the previous epoch. So every token issued up to now —
-   * even in this very millisecond — has `iat` before it, and tokens issued after it are
-   * dated at it (see newAccessClaims), including one made between two revocations in one second.
+   * The next epoch, in whole seconds like `iat`: the second after now, so every token
+   * issued up to now — even in this very millisecond — is dated before it. A token that
+   * was dated ahead, at an earlier epoch (see newClaims), must die too: then the epoch
+   * goes one second past it. Only tokens actually issued ahead push it further, so a
+   * burst of revocations alone never dates new tokens beyond the leeway.
    */
-  private nextEpochSeconds(previousMs: number): number {
-    return Math.max(Math.floor(this.d.clock.now() / 1000) + 1, Math.floor(previousMs / 1000) + 1);
+  private nextEpochSeconds(latestIatAhead: number): number {
+    return Math.max(Math.floor(this.d.clock.now() / 1000) + 1, latestIatAhead + 1);
   }
 
   /** Every access token of the user issued before now dies, except `except` (a sid or jti). */
   private async bumpUserEpoch(sub: string, except?: string): Promise<void> {
-    const notBefore = this.nextEpochSeconds(this.revocation.notBeforeOf(sub));
+    const notBefore = this.nextEpochSeconds(this.datedAhead.get(sub) ?? 0);
     const event: RevocationEvent = { type: 'user', sub, not_before: notBefore };
     if (except !== undefined) event.except = except;
     await this.emit(event, notBefore * 1000 + this.maxTokenLifetimeMs);
@@ -411,7 +415,7 @@ export class Auth {
 
   private newClaims(user: UserRecord, sid?: string): AccessClaims {
     const c = this.d.config;
-    return newAccessClaims(
+    const claims = newAccessClaims(
       { sub: user.id, name: user.name, role: user.role, sid },
       {
         issuer: c.issuer,
@@ -422,7 +426,14 @@ export class Auth {
         notBeforeMs: this.revocation.notBeforeOf(user.id),
       },
     );
+    // Dated ahead of now (right after a revocation): the next revocation must reach past it.
+    if (claims.iat * 1000 > this.d.clock.now()) {
+      this.datedAhead.set(user.id, Math.max(this.datedAhead.get(user.id) ?? 0, claims.iat));
+      this.latestDatedAhead = Math.max(this.latestDatedAhead, claims.iat);
+    }
+    return claims;
   }
+
 
   // ── authenticating requests ─────────────────────────────────────────────
 
@@ -650,7 +661,7 @@ export class Auth {
 
   async wipeAll(): Promise<void> {
     const now = this.d.clock.now();
-    const notBefore = this.nextEpochSeconds(this.revocation.globalNotBefore);
+    const notBefore = this.nextEpochSeconds(this.latestDatedAhead);
     await this.emit({ type: 'all', not_before: notBefore }, notBefore * 1000 + this.maxTokenLifetimeMs);
     await this.d.stores.sessions.deleteAllSessions();
     await this.d.stores.refresh.revokeAllFamilies('wipe', now);
@@ -676,6 +687,7 @@ export class Auth {
   async sweep(): Promise<Record<string, number>> {
     const now = this.d.clock.now();
     this.revocation.prune(now, this.maxTokenLifetimeMs, this.d.config.leeway * 1000);
+    for (const [sub, iat] of this.datedAhead) if (iat * 1000 <= now) this.datedAhead.delete(sub);
     return this.d.stores.sweepExpired(now);
   }
 }

@@ -31,6 +31,8 @@ export interface ServerDeps {
   auth: Auth;
   config: Config;
   stores: Stores;
+  /** Where logs go (default stdout); tests read them to prove no secret is logged. */
+  logStream?: NodeJS.WritableStream | undefined;
 }
 
 /**
@@ -41,9 +43,9 @@ export interface ServerDeps {
  * const app = await buildServer({ auth, config, stores });
  * await app.listen({ port: config.port, host: config.host });
  */
-export async function buildServer({ auth, config, stores }: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer({ auth, config, stores, logStream }: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } },
+    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(logStream && { stream: logStream }) },
     // Per-request access logs cost throughput on the hot path; errors and security events are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     // No per-request child logger (it costs a pino child and a bindings string per request);
@@ -52,6 +54,15 @@ export async function buildServer({ auth, config, stores }: ServerDeps): Promise
     bodyLimit: BODY_LIMIT,
     trustProxy: false,
     return503OnClosing: true,
+    // Errors below HTTP parsing (oversized or malformed headers) answer in our JSON shape too.
+    clientErrorHandler: (err, socket) => {
+      const body = JSON.stringify(errorBody('invalid_request', 'The request headers are malformed or larger than the server accepts.'));
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(err);
+      }
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
