@@ -5,7 +5,7 @@
  * `__Host-` cookies work there as they do in production over HTTPS.
  */
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../harness/chromium.js';
@@ -126,6 +126,52 @@ describe('web app', { timeout: 120_000 }, () => {
     assert.equal(await page.getByTestId('mode').textContent(), 'Hybrid', 'Hybrid is the default mode');
   });
 
+  test('on a 401 the client refreshes once, shared by concurrent calls, and retries each call once', async () => {
+    const { page } = await newPage();
+    // The refused first attempts are staged by the test below.
+    const logs = watchConsole(page, ['401 /auth/me', '401 /auth/sessions']);
+    await page.goto(server.url);
+    const login = page.waitForResponse((r) => r.url().endsWith('/auth/login'));
+    await signIn(page, ADMIN.username, ADMIN.password, 'Hybrid');
+    const { access_token: first } = (await (await login).json()) as { access_token: string };
+    await page.locator('.sessions li').first().waitFor();
+
+    // From now on the first access token is treated as expired: calls that carry it
+    // are held until both are in flight, then refused as the server would.
+    let held = 0;
+    let release = () => {};
+    const bothInFlight = new Promise<void>((resolve) => (release = resolve));
+    for (const path of ['/auth/me', '/auth/sessions']) {
+      await page.route(`**${path}`, async (route) => {
+        if (route.request().headers().authorization !== `Bearer ${first}`) return route.continue();
+        if (++held === 2) release();
+        await bothInFlight;
+        return route.fulfill({
+          status: 401,
+          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+          json: { error: { code: 'token_expired', message: 'The access token has expired.' } },
+        });
+      });
+    }
+    const refreshes: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/auth/refresh') refreshes.push(r.url());
+    });
+    const retried = Promise.all(
+      ['/auth/me', '/auth/sessions'].map((path) => page.waitForResponse((r) => new URL(r.url()).pathname === path && r.status() === 200)),
+    );
+    // Two calls at once: "Call /auth/me" and "Refresh list".
+    await page.getByRole('button', { name: 'Call /auth/me' }).click();
+    await page.getByRole('button', { name: 'Refresh list' }).click();
+    await retried;
+    await page.getByText(/^GET \/auth\/me answered/).waitFor();
+    const activity = page.getByRole('log', { name: 'Client activity' });
+    assert.equal(held, 2, 'both calls went out with the expired token');
+    assert.equal(refreshes.length, 1, `one refresh for both calls; activity:\n${(await activity.textContent()) ?? ''}`);
+    assert.equal(await activity.getByText('token_expired → refreshing once, then retrying').count(), 2);
+    assert.deepEqual(logs.errors(), []);
+  });
+
   test('signing out in one tab signs the other tab out', async () => {
     const { context, page: a } = await newPage();
     const logsA = watchConsole(a);
@@ -234,6 +280,11 @@ describe('web app', { timeout: 120_000 }, () => {
     await page.getByLabel('Key', { exact: true }).fill(JSON.stringify(jwks.keys.find((k) => k.kid === kid)));
     await verdict.filter({ hasText: /^Verified: the signature matches .* that you pasted/ }).waitFor();
 
+    // And as a PEM public key (SPKI).
+    const pem = createPublicKey({ key: jwks.keys.find((k) => k.kid === kid) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    await page.getByLabel('Key', { exact: true }).fill(pem);
+    await verdict.filter({ hasText: /^Verified: the signature matches the PEM public key that you pasted/ }).waitFor();
+
     // HS256 with a pasted secret goes through WebCrypto's HMAC.
     const secret = 'a-shared-secret-for-the-test';
     const hsInput = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: 'svc', iat: 1_700_000_000, exp: 1_700_000_000 + 86_400, password: 'hunter2' })}`;
@@ -252,6 +303,29 @@ describe('web app', { timeout: 120_000 }, () => {
     await warnings.getByText('The header carries "jku"').waitFor();
     await verdict.filter({ hasText: /^Invalid: alg is "none"/ }).waitFor();
     assert.deepEqual(logs.errors(), []);
+  });
+
+  test('the debugger verifies ES256 and RS256 tokens against the JWKS of a server that signs with them', async () => {
+    for (const alg of ['ES256', 'RS256']) {
+      const other = await startServer({ FRONTDESK_JWT_ALG: alg, FRONTDESK_ADMIN_USERNAME: ADMIN.username, FRONTDESK_ADMIN_PASSWORD: ADMIN.password });
+      try {
+        const res = await fetch(`${other.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...ADMIN, mode: 'jwt' }),
+        });
+        const { access_token: token } = (await res.json()) as { access_token: string };
+        const { page } = await newPage();
+        const logs = watchConsole(page);
+        await page.goto(`${other.url}/debugger`);
+        await page.getByLabel('Token', { exact: true }).fill(token);
+        await page.getByTestId('verdict').filter({ hasText: new RegExp(`^Verified: the signature matches kid ".+" \\(${alg === 'ES256' ? 'EC P-256' : 'RSA'}\\)`) }).waitFor();
+        assert.deepEqual(logs.errors(), [], alg);
+        await page.close();
+      } finally {
+        await other.close();
+      }
+    }
   });
 
   test('the benchmark page shows the latest report as tables', async () => {
