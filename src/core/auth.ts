@@ -514,10 +514,8 @@ export class Auth {
       // so a token of a family ended for reuse keeps answering refresh_reused.
       const dead = await this.d.stores.refresh.rotateRefresh({ oldHash, nextHash: oldHash, now, graceMs: 0, grant: { jti: '', exp: 0 } });
       this.metrics.inc('frontdesk_refresh_total', `result="${dead.status}"`);
-      if (dead.status !== 'unknown' && dead.family.revokedReason === 'reused') {
-        throw new AuthError('refresh_reused', 'This sign-in was ended because its refresh token was used twice.');
-      }
-      throw new AuthError('invalid_token', 'The refresh token is not valid; sign in again.');
+      if (dead.status === 'unknown') throw new AuthError('invalid_token', 'The refresh token is not valid; sign in again.');
+      throw endedSignIn(dead.family.revokedReason);
     }
     const user = await this.userById(family.userId);
     if (!user || user.disabled) {
@@ -544,10 +542,7 @@ export class Auth {
         this.d.log.warn({ family: r.family.id, user: r.family.userId }, 'refresh token reuse: family revoked');
         throw new AuthError('refresh_reused', 'This refresh token was already used; the sign-in was ended for safety.');
       case 'revoked':
-        if (r.family.revokedReason === 'reused') {
-          throw new AuthError('refresh_reused', 'This sign-in was ended because its refresh token was used twice.');
-        }
-        throw new AuthError('invalid_token', 'This sign-in has ended; sign in again.');
+        throw endedSignIn(r.family.revokedReason);
       case 'unknown':
         throw new AuthError('invalid_token', 'The refresh token is not valid; sign in again.');
     }
@@ -690,6 +685,22 @@ export class Auth {
     for (const [sub, iat] of this.datedAhead) if (iat * 1000 <= now) this.datedAhead.delete(sub);
     return this.d.stores.sweepExpired(now);
   }
+}
+
+/** Why a refresh family is dead, in words a user understands (the web app shows them). */
+const ENDED: Record<RevokeReason, string> = {
+  reused: 'This sign-in was ended because its refresh token was used twice.',
+  logout: 'You signed out of this device.',
+  logout_all: 'You signed out everywhere.',
+  password: 'Your password was changed, which signed out your other devices.',
+  admin: 'An administrator signed you out.',
+  disabled: 'This account is disabled.',
+  wipe: 'An administrator signed everyone out.',
+};
+
+function endedSignIn(reason: RevokeReason | null): AuthError {
+  if (reason === 'reused') return new AuthError('refresh_reused', ENDED.reused);
+  return new AuthError('invalid_token', reason === null ? 'This sign-in has expired; sign in again.' : ENDED[reason]);
 }
 
 function subjectOf(p: Principal): string {
