@@ -13,17 +13,19 @@
  *   --only id,id         only these HTTP cases (the baseline always runs)
  *   --no-micro / --no-http   skip one half
  *   --out DIR            where results go (default bench/results)
+ *   --no-build           do not build Frontdesk's server (by default: when dist/ is missing or,
+ *                        except with --quick, older than src/)
  *   --list               print the HTTP cases and exit
  */
-import { fork } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fork, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
 import { redisCommand, startRedis, type RedisServer } from '../test/harness/redis.js';
 import { BASELINE_ID, CASES, type CaseContext } from './lib/cases.js';
-import { frontdeskStaleness } from './lib/frontdesk.js';
+import { frontdeskStaleness, frontdeskUnavailable } from './lib/frontdesk.js';
 import { runHttpBench } from './lib/http-bench.js';
 import { LoadGenerator } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
@@ -37,7 +39,7 @@ const progress = (line: string): void => {
   process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 };
 
-function parseArgs(argv: readonly string[]): BenchOptions & { list: boolean } {
+function parseArgs(argv: readonly string[]): BenchOptions & { list: boolean; build: boolean } {
   const quick = argv.includes('--quick');
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -50,7 +52,9 @@ function parseArgs(argv: readonly string[]): BenchOptions & { list: boolean } {
     if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min}, got ${raw}`);
     return n;
   };
-  const known = new Set(['--quick', '--duration', '--warmup', '--rounds', '--connections', '--only', '--no-micro', '--no-http', '--out', '--list']);
+  const known = new Set([
+    '--quick', '--duration', '--warmup', '--rounds', '--connections', '--only', '--no-micro', '--no-http', '--out', '--list', '--no-build',
+  ]);
   argv.forEach((a, i) => {
     const prev = argv[i - 1];
     const isValue = prev !== undefined && ['--duration', '--warmup', '--rounds', '--connections', '--only', '--out'].includes(prev);
@@ -68,7 +72,36 @@ function parseArgs(argv: readonly string[]): BenchOptions & { list: boolean } {
     http: !argv.includes('--no-http'),
     outDir: resolve(value('--out') ?? join(ROOT, 'bench', 'results')),
     list: argv.includes('--list'),
+    build: !argv.includes('--no-build'),
   };
+}
+
+/**
+ * Builds the server (tsc only: the web app is not measured) when dist/ is missing
+ * or older than src/, so `npm run bench` never measures a stale build silently.
+ * `--quick` builds only a missing dist/ (to stay near a minute) and warns if stale.
+ * Type errors elsewhere do not stop tsc from emitting: that is reported, not fatal.
+ */
+function ensureBuilt(warnings: string[], onlyIfMissing: boolean): void {
+  if (frontdeskUnavailable(ROOT) === null && (onlyIfMissing || frontdeskStaleness(ROOT) === null)) return;
+  progress('building Frontdesk (tsc -p tsconfig.build.json)');
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    const first = `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit ${String(r.status)}`;
+    warnings.push(`\`tsc -p tsconfig.build.json\` reported errors (first: ${first.trim()}); the Frontdesk rows measure what it emitted.`);
+  }
+}
+
+/** The peers have their own package.json; install it on first use (CI, a fresh clone). */
+function ensurePeers(): void {
+  const dir = join(ROOT, 'bench', 'peers');
+  if (existsSync(join(dir, 'node_modules', '.package-lock.json'))) return;
+  progress('installing bench/peers (npm ci, once)');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 2, 2] });
+  if (r.status !== 0) throw new Error(`npm ci in bench/peers failed (exit ${String(r.status)})`);
 }
 
 async function runMicro(o: MicroSuiteOptions): Promise<MicroReport> {
@@ -99,12 +132,10 @@ async function main(): Promise<void> {
     for (const c of CASES) process.stdout.write(`${c.id.padEnd(28)} ${c.quick ? 'quick' : '     '}  ${c.label}\n`);
     return;
   }
-  const { list: _list, ...options } = opts;
+  const { list: _list, build, ...options } = opts;
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const machine = machineInfo();
   const warnings: string[] = [];
-  const stale = frontdeskStaleness(ROOT);
-  if (stale !== null) warnings.push(stale);
   if (machine.loadAvgStart[0] !== undefined && machine.loadAvgStart[0] > machine.cores * 0.5) {
     warnings.push(`The machine was busy when the run started (load average ${machine.loadAvgStart[0]} on ${machine.cores} cores): figures are noisier than usual.`);
   }
@@ -113,6 +144,10 @@ async function main(): Promise<void> {
     const unknown = options.only.filter((id) => !CASES.some((c) => c.id === id));
     if (unknown.length > 0) throw new Error(`unknown case(s): ${unknown.join(', ')} (see --list)`);
   }
+  if (options.http && cases.some((c) => c.group !== 'frontdesk')) ensurePeers();
+  if (build && (options.micro || (options.http && cases.some((c) => c.group === 'frontdesk')))) ensureBuilt(warnings, options.quick);
+  const stale = frontdeskStaleness(ROOT);
+  if (stale !== null) warnings.push(stale);
   progress(
     `bench ${options.quick ? '--quick ' : ''}on ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}: ` +
       `${options.http ? `${cases.length} HTTP cases × ${options.rounds} rounds of ${options.warmupSeconds}+${options.durationSeconds} s` : 'no HTTP'}` +

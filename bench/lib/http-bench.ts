@@ -169,9 +169,10 @@ export async function runHttpBench(
   const skipped: SkippedCase[] = [];
   const live: Live[] = [];
   try {
-    for (const c of cases) {
-      env.progress(`starting ${c.id}`);
-      const r = await bringUp(c, env.ctx);
+    // Started together: start-up is mostly module loading and waiting, and nothing is measured yet.
+    env.progress(`starting ${cases.length} servers`);
+    const started = await Promise.all(cases.map(async (c) => ({ c, r: await bringUp(c, env.ctx) })));
+    for (const { c, r } of started) {
       if (typeof r === 'string') {
         env.progress(`  skipped ${c.id}: ${r}`);
         skipped.push({ id: c.id, label: c.label, reason: r });

@@ -185,7 +185,7 @@ async function frontdeskRows(fd: FrontdeskCore, alg: Alg, row: Row): Promise<voi
 }
 
 export async function runMicroSuite(o: MicroSuiteOptions): Promise<MicroReport> {
-  const s: MicroSettings = o.quick ? { warmupMs: 100, sampleMs: 60, samples: 5 } : { warmupMs: 500, sampleMs: 250, samples: 9 };
+  const s: MicroSettings = o.quick ? { warmupMs: 50, sampleMs: 40, samples: 3 } : { warmupMs: 500, sampleMs: 250, samples: 9 };
   const results: MicroResult[] = [];
   const skipped: MicroReport['skipped'] = [];
   const tokenSizes: TokenSize[] = [];

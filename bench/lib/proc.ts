@@ -130,9 +130,21 @@ async function pollHttp(proc: ServerProcess, origin: string, path: string, timeo
   throw new ServerStartError(`not ready after ${timeoutMs} ms (last probe: ${last})`, proc.output());
 }
 
-/** Starts a server on a free loopback port (given to it as PORT) and waits until it is ready. */
+/**
+ * Starts a server on a free loopback port (given to it as PORT) and waits until it
+ * is ready; takes another port if the one picked was grabbed in between.
+ */
 export async function startServer(def: ServerDef): Promise<ServerHandle> {
-  const port = await getFreePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(def, await getFreePort());
+    } catch (err) {
+      if (!(err instanceof ServerStartError && err.portInUse) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(def: ServerDef, port: number): Promise<ServerHandle> {
   const origin = `http://${LOOPBACK}:${port}`;
   const proc = spawnServer(def.command, def.args, {
     cwd: def.cwd,
