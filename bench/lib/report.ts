@@ -29,7 +29,9 @@ const us = (ns: number): string => {
 /** A duration given in ns, in µs or ms, whichever reads better. */
 const dur = (ns: number): string => (ns >= 1e6 ? `${sig(ns / 1e6, 3)} ms` : `${us(ns)} µs`);
 const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
-const x2 = (x: number): string => (x !== 0 && Math.abs(x) < 0.1 ? `${sig(x, 2)}×` : `${x.toFixed(2)}×`);
+/** A ratio: two decimals, or two significant figures below 0.1 (Better Auth's 0.017). */
+const r2 = (x: number): string => (x !== 0 && Math.abs(x) < 0.1 ? String(sig(x, 2)) : x.toFixed(2));
+const x2 = (x: number): string => `${r2(x)}×`;
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
 function byId(r: BenchReport, id: string): HttpCaseResult | undefined {
@@ -260,7 +262,7 @@ export function renderMarkdown(r: BenchReport, chartFiles: { http?: string; veri
         .map(([k, v]) => ` + ${k} ${v.toFixed(1)}`)
         .join('');
       L.push(
-        `| ${cell(c.label)}${s.loadBound ? ' ¹' : ''} | ${n0(s.rps.median)} (${n0(s.rps.min)}–${n0(s.rps.max)}) | ${s.ratio ? `${x2(s.ratio.median)} (${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)})` : '–'} | ${s.p50} / ${s.p99} | ${s.serverCpuUsPerReq.toFixed(1)}${side} | ${s.cpuRatio ? x2(s.cpuRatio.median) : '–'} | ${s.serverCpuS.toFixed(2)} / ${s.loadCpuS.toFixed(2)} | ${c.credentialBytes} | ${s.non2xx} / ${s.errors} |`,
+        `| ${cell(c.label)}${s.loadBound ? ' ¹' : ''} | ${n0(s.rps.median)} (${n0(s.rps.min)}–${n0(s.rps.max)}) | ${s.ratio ? `${x2(s.ratio.median)} (${r2(s.ratio.min)}–${r2(s.ratio.max)})` : '–'} | ${s.p50} / ${s.p99} | ${s.serverCpuUsPerReq.toFixed(1)}${side} | ${s.cpuRatio ? x2(s.cpuRatio.median) : '–'} | ${s.serverCpuS.toFixed(2)} / ${s.loadCpuS.toFixed(2)} | ${c.credentialBytes} | ${s.non2xx} / ${s.errors} |`,
       );
     }
     if (r.http.some((c) => c.summary.loadBound)) {
