@@ -220,6 +220,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
   let readyPromise: Promise<void> | undefined;
 
   function verify(token: string): VerifiedClaims {
+    missedKid = false;
     if (follower !== undefined && !follower.isFresh()) {
       counts.refused++;
       counts.refusedStale++;
@@ -230,7 +231,6 @@ export function createVerifier(o: VerifierOptions): Verifier {
           : 'The revocation feed has not caught up yet; tokens are refused until it has.',
       );
     }
-    missedKid = false;
     try {
       const claims = checker.verify(token);
       counts.verified++;
