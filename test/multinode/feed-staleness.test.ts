@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createArgon2Hasher } from '../../src/adapters/argon2.js';
+import { Auth, type Log } from '../../src/core/auth.js';
+import { ManualClock, cryptoRandom } from '../../src/core/clock.js';
+import { loadConfig } from '../../src/core/config.js';
+import { AuthError } from '../../src/core/errors.js';
+import { composeStores } from '../../src/stores/index.js';
+import { createMemoryStores } from '../../src/stores/memory.js';
+import { openRedisStores } from '../../src/stores/redis.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
+
+/*
+ * JWT verification during a Redis outage: the node keeps verifying with the
+ * revocation state it has for Auth.REVOCATION_FEED_STALENESS_MS after its feed
+ * went down, then fails closed with 503 until the feed is live again. The core's
+ * clock is a ManualClock, so the bound is crossed without waiting for it.
+ */
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedis();
+});
+after(() => server.stop());
+
+const silent: Log = { info() {}, warn() {}, error() {} };
+const PW = 'correct horse battery';
+
+async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+void describe('revocation feed staleness bound', () => {
+  void it('verifies JWTs with the state it has while Redis is down, fails closed after the bound, and recovers by itself', { timeout: 60_000 }, async () => {
+    const clock = new ManualClock(Date.now());
+    const redis = await openRedisStores({ url: server.url, prefix: 'stale:', timeoutMs: 500 });
+    const stores = composeStores(createMemoryStores(), redis);
+    const config = loadConfig({ FRONTDESK_DATA_DIR: '/unused' });
+    const auth = await Auth.create({ config, stores, hasher: createArgon2Hasher(), clock, random: cryptoRandom, log: silent });
+    try {
+      await auth.register({ username: 'ada', password: PW });
+      const login = await auth.login({ username: 'ada', password: PW, mode: 'jwt', address: '192.0.2.1', userAgent: 'test' });
+      assert.ok(login.mode === 'jwt');
+      const token = login.accessToken;
+      assert.equal(auth.authenticateBearer(token).kind, 'token');
+
+      await server.kill();
+      await until('the feed to go down', async () => (await stores.ping())['redis'] !== 'ok');
+      clock.advance(Auth.REVOCATION_FEED_STALENESS_MS);
+      assert.equal(auth.authenticateBearer(token).kind, 'token', 'still verified at the bound');
+      clock.advance(1);
+      assert.throws(
+        () => auth.authenticateBearer(token),
+        (e: unknown) => e instanceof AuthError && e.code === 'unavailable',
+        'refused as unavailable past the bound',
+      );
+      assert.throws(() => auth.authenticateBearer('not.a.token'), (e: unknown) => e instanceof AuthError && e.code !== 'unavailable', 'a bad token is still just bad');
+
+      await server.restart();
+      await until('the feed to be live again', async () => {
+        try {
+          auth.authenticateBearer(token);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(await stores.ping(), { memory: 'ok', redis: 'ok' });
+    } finally {
+      auth.close();
+      await stores.close();
+    }
+  });
+});
