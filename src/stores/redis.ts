@@ -778,9 +778,11 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
           if (compareIds(newest, lastId) < 0) lastId = '0-0';
           reconnected = false;
         }
+        // While catching up, read without blocking: an empty answer means "caught up" at once.
+        const block = hub.isLive ? ['BLOCK', String(FEED_BLOCK_MS)] : [];
         const reply = (await reader.send(
           k.events,
-          ['XREAD', 'COUNT', String(FEED_BATCH), 'BLOCK', String(FEED_BLOCK_MS), 'STREAMS', k.events, lastId],
+          ['XREAD', 'COUNT', String(FEED_BATCH), ...block, 'STREAMS', k.events, lastId],
           FEED_BLOCK_MS + timeoutMs,
         )) as [string, unknown[]][] | null;
         const entries = reply?.[0]?.[1] ?? [];

@@ -9,6 +9,7 @@ import { composeStores } from '../../src/stores/index.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { openRedisStores } from '../../src/stores/redis.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
+import { startProxy } from './proxy.js';
 
 /*
  * JWT verification during a Redis outage: the node keeps verifying with the
@@ -73,6 +74,54 @@ void describe('revocation feed staleness bound', () => {
     } finally {
       auth.close();
       await stores.close();
+    }
+  });
+
+  void it('a node cut off from Redis while another revokes a token accepts it only within the bound, then 503, and refuses it once reconnected', { timeout: 60_000 }, async () => {
+    const clock = new ManualClock(Date.now());
+    const proxy = await startProxy(server.port);
+    const shared = createMemoryStores(); // users and keys, as one SQL database would be
+    const config = loadConfig({ FRONTDESK_DATA_DIR: '/unused' });
+    const deps = { config, hasher: createArgon2Hasher(), clock, random: cryptoRandom, log: silent };
+    const storesA = composeStores(shared, await openRedisStores({ url: `redis://127.0.0.1:${proxy.port}`, prefix: 'part:', timeoutMs: 500 }));
+    const storesB = composeStores(shared, await openRedisStores({ url: server.url, prefix: 'part:' }));
+    const a = await Auth.create({ ...deps, stores: storesA });
+    const b = await Auth.create({ ...deps, stores: storesB });
+    const code = (fn: () => unknown): string => {
+      try {
+        fn();
+        return 'ok';
+      } catch (e) {
+        return e instanceof AuthError ? e.code : String(e);
+      }
+    };
+    try {
+      await b.register({ username: 'grace', password: PW });
+      const login = await b.login({ username: 'grace', password: PW, mode: 'jwt', address: '192.0.2.2', userAgent: 'test' });
+      assert.ok(login.mode === 'jwt');
+      const token = login.accessToken;
+      assert.equal(code(() => a.authenticateBearer(token)), 'ok');
+
+      proxy.cut();
+      await until('node A to lose its feed', async () => (await storesA.ping())['redis'] !== 'ok');
+      await b.logout(b.authenticateBearer(token));
+      assert.equal(code(() => b.authenticateBearer(token)), 'invalid_token', 'refused at once where it was revoked');
+      // The documented degradation: A cannot know, and accepts the token up to the bound…
+      clock.advance(Auth.REVOCATION_FEED_STALENESS_MS);
+      assert.equal(code(() => a.authenticateBearer(token)), 'ok');
+      // …and no longer after it.
+      clock.advance(1);
+      assert.equal(code(() => a.authenticateBearer(token)), 'unavailable');
+
+      proxy.heal();
+      await until('node A to answer again', () => code(() => a.authenticateBearer(token)) !== 'unavailable');
+      // The missed logout was applied before the feed said live: A never accepts the token again.
+      assert.equal(code(() => a.authenticateBearer(token)), 'invalid_token');
+    } finally {
+      a.close();
+      b.close();
+      await Promise.all([storesA.close(), storesB.close()]);
+      await proxy.close();
     }
   });
 });
