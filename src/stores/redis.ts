@@ -286,6 +286,8 @@ return {redis.call('HINCRBY', KEYS[1], 'n', 1), r[2]}`);
 /** The one thing the stores need from node-redis, for a single server and a cluster alike. */
 interface Link {
   send(key: string | undefined, args: string[], timeoutMs?: number): Promise<unknown>;
+  /** PING to the server, or to every master of a cluster. */
+  ping(): Promise<void>;
   /** A second connection (set) of the same kind, for the blocking stream reader. */
   duplicate(): Promise<Link>;
   close(): Promise<void>;
@@ -336,6 +338,9 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
       everReady = true;
       return {
         send: (key, args, t) => cluster.sendCommand(key, false, args, t === undefined ? undefined : { timeout: t }),
+        ping: async () => {
+          await Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).sendCommand(['PING'], { timeout: timeoutMs })));
+        },
         duplicate: () => wrap(make()),
         close: () => cluster.close(),
         destroy: () => cluster.destroy(),
@@ -351,6 +356,9 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
     everReady = true;
     return {
       send: (_key, args, t) => client.sendCommand(args, t === undefined ? undefined : { timeout: t }),
+      ping: async () => {
+        await client.sendCommand(['PING']);
+      },
       duplicate: () => wrap(createClient(options)),
       close: () => client.close(),
       destroy: () => client.destroy(),
@@ -842,7 +850,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
     ping: async () => {
       if (closed) return { [STORE]: 'closed' };
       try {
-        await link.send(undefined, ['PING']);
+        await link.ping();
       } catch (error) {
         const e = translate(error, 'ping');
         return { [STORE]: e instanceof StoreUnavailableError ? 'unavailable' : `error: ${e.message}` };

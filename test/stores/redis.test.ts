@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { StoreUnavailableError } from '../../src/core/errors.js';
 import type { FeedState, StoredEvent } from '../../src/core/ports.js';
 import { composeStores } from '../../src/stores/index.js';
@@ -99,7 +100,11 @@ void describe('redis store specifics', () => {
     const prefix = freshPrefix();
     const a = await openRedisStores({ url: server.url, prefix });
     const b = await openRedisStores({ url: server.url, prefix });
-    const sub = await openRedisStores({ url: server.url, prefix });
+    // A service that shares the Redis, listening the plain pub/sub way.
+    const sub = createClient({ url: server.url });
+    await sub.connect();
+    const published: unknown[] = [];
+    await sub.subscribe(a.keys.channel, (message) => published.push(JSON.parse(message)));
     try {
       const heard: { e: StoredEvent; at: number }[] = [];
       b.revocations.subscribe((e) => heard.push({ e, at: performance.now() }));
@@ -117,7 +122,12 @@ void describe('redis store specifics', () => {
         heard.map((h) => h.e.event),
         Array.from({ length: 20 }, (_, i) => ({ type: 'jti', jti: `j${i}`, exp: T0 / 1000 })),
       );
-      void sub;
+      await eventually('20 messages', () => (published.length >= 20 ? true : undefined));
+      assert.deepEqual(
+        published,
+        heard.map((h) => h.e),
+        'the channel carries {id, event} with the same cursors',
+      );
     } finally {
       await Promise.all([a.close(), b.close(), sub.close()]);
     }
