@@ -6,14 +6,24 @@ import { AuthError } from './errors.js';
 import { generateKey, Keyring } from './keyring.js';
 import { Metrics } from './metrics.js';
 import { normalizePassword, normalizeUsername, usernameKey, type PasswordHasher } from './passwords.js';
-import type { FamilyRecord, FeedState, Mode, RevocationEvent, RevokeReason, Role, SessionRecord, Stores, UserRecord } from './ports.js';
+import { isPromise, type FamilyRecord, type FeedState, type MaybePromise, type Mode, type RevocationEvent, type RevokeReason, type Role, type SessionRecord, type Stores, type UserRecord } from './ports.js';
 import { RevocationState } from './revocation.js';
 import { digest, looksLikeSecret, newId, newSecret, safeEqual } from './secrets.js';
 
 /** What a caller proved: a session cookie, or a verified access token. */
-export type Principal =
-  | { kind: 'session'; mode: 'session'; user: UserRecord; session: SessionRecord; sessionId: string }
-  | { kind: 'token'; mode: 'jwt' | 'hybrid'; claims: AccessClaims };
+export type Principal = SessionPrincipal | TokenPrincipal;
+export interface SessionPrincipal {
+  kind: 'session';
+  mode: 'session';
+  user: UserRecord;
+  session: SessionRecord;
+  sessionId: string;
+}
+export interface TokenPrincipal {
+  kind: 'token';
+  mode: 'jwt' | 'hybrid';
+  claims: AccessClaims;
+}
 
 /** `user` as API.md shows it: never a password hash. */
 export interface PublicUser {
@@ -33,6 +43,12 @@ export interface RefreshResult {
   accessToken: string;
   expiresIn: number;
   refreshToken: string;
+}
+
+/** The body of `GET /auth/me`. */
+export interface MeBody {
+  user: PublicUser;
+  auth: { mode: Mode; expires_at: string };
 }
 
 export interface SessionView {
@@ -438,30 +454,42 @@ export class Auth {
   // ── authenticating requests ─────────────────────────────────────────────
 
   /** Verifies a Bearer token: in memory only, no store look-up. */
-  authenticateBearer(token: string): Principal {
+  authenticateBearer(token: string): TokenPrincipal {
     const claims = this.tokens.verify(token);
     this.checkRevocationFeed();
     return { kind: 'token', mode: claims.sid === undefined ? 'jwt' : 'hybrid', claims };
   }
 
-  /** Looks up a session cookie; null when it names no live session of an enabled user. */
-  async authenticateSession(sessionId: string): Promise<Principal | null> {
+  /**
+   * Looks up a session cookie; null when it names no live session of an enabled user.
+   * Synchronous when the store and the user cache can answer at once (SQLite, memory):
+   * the session hot path then awaits nothing.
+   */
+  authenticateSession(sessionId: string): MaybePromise<SessionPrincipal | null> {
     if (!looksLikeSecret(sessionId)) return null;
     const now = this.d.clock.now();
     const idHash = digest(sessionId);
-    const session = await this.d.stores.sessions.findSession(idHash, now);
+    const found = this.d.stores.sessions.findSession(idHash, now);
+    return isPromise(found) ? found.then((s) => this.sessionPrincipal(s, sessionId, now)) : this.sessionPrincipal(found, sessionId, now);
+  }
+
+  private sessionPrincipal(session: SessionRecord | null, sessionId: string, now: number): MaybePromise<SessionPrincipal | null> {
     if (!session) return null;
-    const user = await this.userById(session.userId);
+    const cached = this.users.get(session.userId);
+    if (cached === undefined) return this.userById(session.userId).then((u) => this.liveSession(session, u, sessionId, now));
+    return this.liveSession(session, cached, sessionId, now);
+  }
+
+  private liveSession(session: SessionRecord, user: UserRecord | null, sessionId: string, now: number): MaybePromise<SessionPrincipal | null> {
     if (!user || user.disabled) return null;
+    const p: SessionPrincipal = { kind: 'session', mode: 'session', user, session, sessionId };
     // Sliding expiry with throttled writes: at most one touch per session per interval.
     const idleMs = this.d.config.sessionIdleTtl * 1000;
-    if (now - session.lastUsedAt >= Math.min(60_000, idleMs / 10)) {
-      const idleExpiresAt = Math.min(now + idleMs, session.expiresAt);
-      await this.d.stores.sessions.touchSession(idHash, now, idleExpiresAt);
-      session.lastUsedAt = now;
-      session.idleExpiresAt = idleExpiresAt;
-    }
-    return { kind: 'session', mode: 'session', user, session, sessionId };
+    if (now - session.lastUsedAt < Math.min(60_000, idleMs / 10)) return p;
+    const idleExpiresAt = Math.min(now + idleMs, session.expiresAt);
+    session.lastUsedAt = now;
+    session.idleExpiresAt = idleExpiresAt;
+    return this.d.stores.sessions.touchSession(session.idHash, now, idleExpiresAt).then(() => p);
   }
 
   /** CSRF for cookie-authenticated writes: header equals cookie, and the value is the one bound to this session. */
@@ -476,19 +504,26 @@ export class Auth {
     }
   }
 
-  async me(p: Principal): Promise<{ user: PublicUser; auth: { mode: Mode; expires_at: string } }> {
-    if (p.kind === 'session') {
-      const s = p.session;
-      return { user: toPublicUser(p.user), auth: { mode: 'session', expires_at: iso(Math.min(s.idleExpiresAt, s.expiresAt)) } };
-    }
-    const c = p.claims;
-    // Answered from the verified claims; the username comes from the user cache (usernames never change).
-    const cached = this.users.get(c.sub) ?? (await this.userById(c.sub));
-    if (!cached) throw new AuthError('invalid_token', 'The token names no user.');
-    return {
-      user: { id: c.sub, username: cached.username, name: c.name, role: c.role, disabled: false },
-      auth: { mode: p.mode, expires_at: iso(c.exp * 1000) },
-    };
+  /**
+   * `GET /auth/me` for a token, from the verified claims alone: synchronous when the
+   * user's name is in the cache (usernames never change), else null (call `me`).
+   */
+  meFromToken(p: TokenPrincipal): MeBody | null {
+    const cached = this.users.get(p.claims.sub);
+    return cached === undefined ? null : tokenMe(p, cached.username);
+  }
+
+  /** `GET /auth/me` for a session: the user record read with the session. */
+  meFromSession(p: SessionPrincipal): MeBody {
+    const s = p.session;
+    return { user: toPublicUser(p.user), auth: { mode: 'session', expires_at: iso(Math.min(s.idleExpiresAt, s.expiresAt)) } };
+  }
+
+  async me(p: Principal): Promise<MeBody> {
+    if (p.kind === 'session') return this.meFromSession(p);
+    const user = this.users.get(p.claims.sub) ?? (await this.userById(p.claims.sub));
+    if (!user) throw new AuthError('invalid_token', 'The token names no user.');
+    return tokenMe(p, user.username);
   }
 
   // ── refresh ─────────────────────────────────────────────────────────────
@@ -685,6 +720,15 @@ export class Auth {
     for (const [sub, iat] of this.datedAhead) if (iat * 1000 <= now) this.datedAhead.delete(sub);
     return this.d.stores.sweepExpired(now);
   }
+}
+
+/** `GET /auth/me` for a token: everything but the username comes from the verified claims. */
+function tokenMe(p: TokenPrincipal, username: string): MeBody {
+  const c = p.claims;
+  return {
+    user: { id: c.sub, username, name: c.name, role: c.role, disabled: false },
+    auth: { mode: p.mode, expires_at: iso(c.exp * 1000) },
+  };
 }
 
 /** Why a refresh family is dead, in words a user understands (the web app shows them). */

@@ -10,6 +10,15 @@
  */
 
 export type Role = 'user' | 'admin';
+
+/**
+ * A value now, or later. Embedded backends (memory, SQLite) answer the session
+ * look-up synchronously so that the session hot path awaits nothing it does not
+ * need; networked ones return a promise. Callers handle both (see isPromise).
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export const isPromise = <T>(v: MaybePromise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 export type Mode = 'session' | 'jwt' | 'hybrid';
 
 export interface UserRecord {
@@ -67,8 +76,8 @@ export interface SessionRecord {
 
 export interface SessionStore {
   createSession(session: SessionRecord): Promise<void>;
-  /** The session if it exists and neither deadline has passed at `now`; else null. */
-  findSession(idHash: string, now: number): Promise<SessionRecord | null>;
+  /** The session if it exists and neither deadline has passed at `now`; else null. Synchronous where the backend can be. */
+  findSession(idHash: string, now: number): MaybePromise<SessionRecord | null>;
   /** Slides the idle deadline. A missing session is not an error. */
   touchSession(idHash: string, lastUsedAt: number, idleExpiresAt: number): Promise<void>;
   /** Deletes by credential hash; true if a session was deleted. */

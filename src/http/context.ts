@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Auth, Principal } from '../core/auth.js';
+import type { Auth, Principal, SessionPrincipal } from '../core/auth.js';
 import type { Config } from '../core/config.js';
 import { AuthError } from '../core/errors.js';
-import type { Stores } from '../core/ports.js';
-import { CSRF, SESSION } from './cookies.js';
+import { isPromise, type MaybePromise, type Stores } from '../core/ports.js';
+import { CSRF, readCookie, SESSION } from './cookies.js';
 
 /** What every route module receives. */
 export interface HttpContext {
@@ -19,21 +19,31 @@ const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * decides"), and for cookie-authenticated writes checks the CSRF token bound to
  * the session. Throws `unauthenticated` when there is no credential.
  */
-export async function requirePrincipal(auth: Auth, req: FastifyRequest): Promise<Principal> {
+export function requirePrincipal(auth: Auth, req: FastifyRequest): MaybePromise<Principal> {
   const header = req.headers.authorization;
-  if (header !== undefined) {
-    // RFC 7235: the scheme is case-insensitive.
-    if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
-      throw new AuthError('invalid_token', 'Authorization must be "Bearer <access token>".');
-    }
-    return auth.authenticateBearer(header.slice(7).trim());
-  }
-  const sid = req.cookies[SESSION.name];
-  const p = sid ? await auth.authenticateSession(sid) : null;
+  if (header !== undefined) return auth.authenticateBearer(bearerToken(header));
+  const sid = readCookie(req, SESSION);
+  if (!sid) throw new AuthError('unauthenticated', 'Not signed in.');
+  const p = auth.authenticateSession(sid);
+  // Synchronous when the session store is (SQLite): nothing awaited on the hot path.
+  return isPromise(p) ? p.then((x) => sessionCaller(auth, req, x)) : sessionCaller(auth, req, p);
+}
+
+function sessionCaller(auth: Auth, req: FastifyRequest, p: SessionPrincipal | null): SessionPrincipal {
   if (!p) throw new AuthError('unauthenticated', 'Not signed in.');
-  if (WRITE.has(req.method)) auth.checkSessionCsrf(p, csrfHeader(req), req.cookies[CSRF.name]);
+  if (WRITE.has(req.method)) auth.checkSessionCsrf(p, csrfHeader(req), readCookie(req, CSRF));
   return p;
 }
+
+/** The token of an `Authorization: Bearer` header, or invalid_token. */
+export function bearerToken(header: string): string {
+  // RFC 7235: the scheme is case-insensitive.
+  if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
+    throw new AuthError('invalid_token', 'Authorization must be "Bearer <access token>".');
+  }
+  return header.slice(7).trim();
+}
+
 
 export function csrfHeader(req: FastifyRequest): string | undefined {
   const h = req.headers['x-csrf-token'];

@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 
 /**
@@ -32,4 +32,30 @@ export function setCookie(reply: FastifyReply, def: CookieDef, value: string, ma
 export function clearCookie(reply: FastifyReply, def: CookieDef): void {
   assertPrefixRules(def);
   void reply.setCookie(def.name, '', { ...def.options, maxAge: 0, expires: new Date(0) });
+}
+
+/**
+ * Reads one cookie from the request, without parsing the others: the session
+ * look-up is a hot path and names here are fixed, values base64url (nothing to
+ * unquote or decode). The first occurrence wins, as in browsers' ordering.
+ */
+export function readCookie(req: FastifyRequest, def: CookieDef): string | undefined {
+  const header = req.headers.cookie;
+  if (header === undefined) return undefined;
+  const name = def.name;
+  let from = 0;
+  for (;;) {
+    const at = header.indexOf(name, from);
+    if (at < 0) return undefined;
+    const end = at + name.length;
+    // A match must start a pair (the header's start, or after ";" and optional spaces) and be followed by "=".
+    let i = at - 1;
+    while (i >= 0 && header.charCodeAt(i) === 0x20) i--;
+    if ((i < 0 || header.charCodeAt(i) === 0x3b) && header.charCodeAt(end) === 0x3d) {
+      const stop = header.indexOf(';', end + 1);
+      const value = (stop < 0 ? header.slice(end + 1) : header.slice(end + 1, stop)).trim();
+      return value === '' ? undefined : value;
+    }
+    from = end;
+  }
 }

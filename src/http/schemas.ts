@@ -88,3 +88,4 @@ export const revocationsQuery = {
 export interface RevocationsQuery {
   since?: string;
 }
+

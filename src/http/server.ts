@@ -14,13 +14,14 @@ import { webRoutes } from './routes/web.js';
 /** API.md, Limits: bodies over 16 KiB are refused with 413. */
 export const BODY_LIMIT = 16 * 1024;
 
-/** Sent on every response; HTML pages add their CSP in routes/web.ts. */
+/**
+ * Sent on every response. They are the ones that matter for JSON (OWASP REST
+ * Security: nosniff, no-store); the headers that only mean something for a
+ * document (CSP, frame-ancestors, referrer policy, COOP) go on the HTML pages in
+ * routes/web.ts. Each header costs a validation and bytes on every API call.
+ */
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
   // Auth responses carry credentials: no cache may keep them (OWASP Session Management).
   'cache-control': 'no-store',
 } as const;
@@ -66,7 +67,9 @@ export async function buildServer({ auth, config, stores, logStream }: ServerDep
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 
-  await app.register(fastifyCookie);
+  // Only the serializer: requests read the one or two cookies they need (cookies.ts#readCookie)
+  // instead of every request paying for a parse in a hook.
+  await app.register(fastifyCookie, { hook: false });
 
   const allowed = new Set(config.allowedOrigins);
   // Callback style: an async hook would cost a promise on every request.

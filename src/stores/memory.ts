@@ -253,11 +253,11 @@ export function createMemoryStores(): Stores {
           if (sessions.has(session.idHash)) throw new Error('a session with that id hash already exists');
           sessions.set(session.idHash, structuredClone(session));
         }),
-      findSession: (idHash, now) =>
-        op(() => {
-          const s = sessions.get(idHash);
-          return s !== undefined && isLiveSession(s, now) ? structuredClone(s) : null;
-        }),
+      findSession: (idHash, now) => {
+        if (closed) throw new StoreUnavailableError('memory');
+        const s = sessions.get(idHash);
+        return s !== undefined && isLiveSession(s, now) ? structuredClone(s) : null;
+      },
       touchSession: (idHash, lastUsedAt, idleExpiresAt) =>
         op(() => {
           const s = sessions.get(idHash);

@@ -281,8 +281,9 @@ function createStores(db: Database.Database): Stores {
       `INSERT INTO sessions (id_hash, public_id, user_id, csrf_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent)
        VALUES (@id_hash, @public_id, @user_id, @csrf_hash, @created_at, @last_used_at, @idle_expires_at, @expires_at, @user_agent)`,
     ),
-    findSession: db.prepare<{ id_hash: string; now: number }, SessionRow>(
-      'SELECT * FROM sessions WHERE id_hash = @id_hash AND idle_expires_at > @now AND expires_at > @now',
+    // The session look-up is every session-mode request: positional parameters bind faster than named ones.
+    findSession: db.prepare<[string, number, number], SessionRow>(
+      'SELECT * FROM sessions WHERE id_hash = ? AND idle_expires_at > ? AND expires_at > ?',
     ),
     // The idle guard keeps a session that died of idleness dead even if a late touch arrives.
     touchSession: db.prepare<{ id_hash: string; last_used_at: number; idle_expires_at: number }>(
@@ -294,7 +295,7 @@ function createStores(db: Database.Database): Stores {
     deleteUserSessions: db.prepare<[string, string | null]>('DELETE FROM sessions WHERE user_id = ? AND public_id IS NOT ?'),
     listUserSessions: db.prepare<{ user_id: string; now: number }, SessionRow>(
       `SELECT * FROM sessions WHERE user_id = @user_id AND idle_expires_at > @now AND expires_at > @now
-       ORDER BY created_at DESC, rowid DESC`,
+       ORDER BY created_at DESC, public_id DESC`,
     ),
     deleteAllSessions: db.prepare('DELETE FROM sessions'),
     sweepSessions: db.prepare<{ now: number }>('DELETE FROM sessions WHERE idle_expires_at <= @now OR expires_at <= @now'),
@@ -373,6 +374,15 @@ function createStores(db: Database.Database): Stores {
 
   const hub = new EventHub();
   let closed = false;
+
+  const callSync = <T>(op: string, fn: () => T): T => {
+    if (closed) throw new StoreUnavailableError(STORE);
+    try {
+      return fn();
+    } catch (error) {
+      throw translate(error, db, op);
+    }
+  };
 
   const call = <T>(op: string, fn: () => T): Promise<T> => {
     if (closed) return Promise.reject(new StoreUnavailableError(STORE));
@@ -494,7 +504,8 @@ function createStores(db: Database.Database): Stores {
             user_agent: s.userAgent,
           });
         }),
-      findSession: (idHash, now) => call('findSession', () => mapOrNull(q.findSession.get({ id_hash: idHash, now }), toSession)),
+      // Synchronous (better-sqlite3 is): the session hot path awaits nothing.
+      findSession: (idHash, now) => callSync('findSession', () => mapOrNull(q.findSession.get(idHash, now, now), toSession)),
       touchSession: (idHash, lastUsedAt, idleExpiresAt) =>
         call('touchSession', () => {
           q.touchSession.run({ id_hash: idHash, last_used_at: lastUsedAt, idle_expires_at: idleExpiresAt });

@@ -87,12 +87,17 @@ describe('service endpoints', () => {
     assert.match(r.body, /# TYPE frontdesk_token_cache_hits_total gauge/);
   });
 
-  it('every response carries the security headers and no-store', async () => {
+  it('API responses carry nosniff and no-store; HTML pages add the document headers', async () => {
     const r = await new Client(s.url).get('/auth/me');
     assert.equal(r.headers.get('cache-control'), 'no-store');
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
-    assert.equal(r.headers.get('x-frame-options'), 'DENY');
-    assert.equal(r.headers.get('referrer-policy'), 'no-referrer');
+    const page = await new Client(s.url).get('/');
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    if (String(page.headers.get('content-type')).startsWith('text/html')) {
+      assert.equal(page.headers.get('x-frame-options'), 'DENY');
+      assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+      assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    }
   });
 
   it('unknown API paths are JSON 404s', async () => {
@@ -447,6 +452,7 @@ describe('bad input', () => {
     assertError(await c.post('/auth/register', { username: uniq('big'), password: 'x'.repeat(20 * 1024) }), 413, 'payload_too_large');
     assertError(await c.req('POST', '/auth/register', { raw: 'username=a', headers: { 'content-type': 'text/plain' } }), 400, 'invalid_request');
     assertError(await c.get('/auth/me', { headers: { authorization: 'Basic abc' } }), 401, 'invalid_token');
+    assertError(await c.get('/auth/me', { bearer: 'x'.repeat(20 * 1024) }), 400, 'invalid_request');
     assert.equal((await c.get('/healthz')).status, 200);
   });
 

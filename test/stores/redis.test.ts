@@ -146,7 +146,7 @@ void describe('redis store specifics', () => {
       await server.kill();
       await eventually('feed down', () => (states.includes('down') ? true : undefined));
       const t0 = Date.now();
-      await assert.rejects(node.sessions.findSession('x', T0), StoreUnavailableError);
+      await assert.rejects(async () => node.sessions.findSession('x', T0), StoreUnavailableError);
       await assert.rejects(node.revocations.append({ type: 'all', not_before: 1 }, T0), StoreUnavailableError);
       await assert.rejects(node.rateLimits.hit('k', 1000, T0), StoreUnavailableError);
       assert.ok(Date.now() - t0 < 1000, 'commands are not queued while disconnected');

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Principal } from '../../core/auth.js';
+import { isPromise } from '../../core/ports.js';
 import { AuthError } from '../../core/errors.js';
-import { clearCookie, CSRF, REFRESH, SESSION, setCookie } from '../cookies.js';
-import { csrfHeader, requirePrincipal, userAgent, type HttpContext } from '../context.js';
+import { clearCookie, CSRF, readCookie, REFRESH, SESSION, setCookie } from '../cookies.js';
+import { BodyCache } from '../body-cache.js';
+import { bearerToken, csrfHeader, requirePrincipal, userAgent, type HttpContext } from '../context.js';
 import * as s from '../schemas.js';
 
 /** The account and sign-in endpoints of API.md under /auth. */
@@ -25,7 +27,7 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
       mode: req.body.mode,
       address: req.ip,
       userAgent: userAgent(req),
-      previousSessionId: req.cookies[SESSION.name],
+      previousSessionId: readCookie(req, SESSION),
     });
     switch (r.mode) {
       case 'session':
@@ -46,12 +48,12 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
 
   app.post<{ Body: s.RefreshBody }>('/auth/refresh', { schema: { body: s.refreshBody } }, async (req, reply) => {
     const fromBody = req.body?.refresh_token;
-    const fromCookie = req.cookies[REFRESH.name];
+    const fromCookie = readCookie(req, REFRESH);
     const token = fromBody ?? fromCookie;
     if (!token) throw new AuthError('unauthenticated', 'No refresh token: sign in first.');
     try {
       const r = await auth.refresh(
-        fromBody !== undefined ? { token } : { token, csrf: { header: csrfHeader(req), cookie: req.cookies[CSRF.name] } },
+        fromBody !== undefined ? { token } : { token, csrf: { header: csrfHeader(req), cookie: readCookie(req, CSRF) } },
       );
       const body = { access_token: r.accessToken, token_type: 'Bearer', expires_in: r.expiresIn };
       if (fromBody !== undefined) return { ...body, refresh_token: r.refreshToken };
@@ -65,9 +67,9 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
   });
 
   app.post('/auth/logout', async (req, reply) => {
-    const refresh = req.cookies[REFRESH.name];
-    if (req.headers.authorization === undefined && !req.cookies[SESSION.name] && refresh) {
-      await auth.logoutByRefresh(refresh, { header: csrfHeader(req), cookie: req.cookies[CSRF.name] });
+    const refresh = readCookie(req, REFRESH);
+    if (req.headers.authorization === undefined && !readCookie(req, SESSION) && refresh) {
+      await auth.logoutByRefresh(refresh, { header: csrfHeader(req), cookie: readCookie(req, CSRF) });
       clearCookie(reply, REFRESH);
       clearCookie(reply, CSRF);
       return reply.code(204).send();
@@ -85,7 +87,36 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
     return reply.code(204).send();
   });
 
-  app.get('/auth/me', async (req) => auth.me(await requirePrincipal(auth, req)));
+  // The hot path of every mode, synchronous when it can be: a Bearer caller whose user
+  // is cached, or a session on a synchronous store, awaits nothing. Bodies are reused
+  // per credential while their claims, user record and deadline are unchanged.
+  const tokenBodies = new BodyCache<string>();
+  const sessionBodies = new BodyCache<string>();
+  const JSON_TYPE = 'application/json; charset=utf-8';
+  const sendMe = (reply: FastifyReply, p: Principal): FastifyReply | Promise<FastifyReply> => {
+    if (p.kind === 'token') return auth.me(p).then((body) => reply.type(JSON_TYPE).send(JSON.stringify(body)));
+    const deadline = Math.min(p.session.idleExpiresAt, p.session.expiresAt);
+    const json =
+      sessionBodies.get(p.session.idHash, p.user, deadline) ??
+      sessionBodies.set(p.session.idHash, p.user, deadline, JSON.stringify(auth.meFromSession(p)));
+    return reply.type(JSON_TYPE).send(json);
+  };
+  app.get('/auth/me', (req, reply) => {
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const token = bearerToken(header);
+      const p = auth.authenticateBearer(token);
+      let json = tokenBodies.get(token, p.claims, 0);
+      if (json === undefined) {
+        const body = auth.meFromToken(p);
+        if (body === null) return sendMe(reply, p); // user not cached on this node yet
+        json = tokenBodies.set(token, p.claims, 0, JSON.stringify(body));
+      }
+      return reply.type(JSON_TYPE).send(json);
+    }
+    const p = requirePrincipal(auth, req);
+    return isPromise(p) ? p.then((x) => sendMe(reply, x)) : sendMe(reply, p);
+  });
 
   app.get('/auth/sessions', async (req) => ({ sessions: await auth.listSessions(await requirePrincipal(auth, req)) }));
 

@@ -29,6 +29,9 @@ export async function webRoutes(app: FastifyInstance, { config }: HttpContext): 
       reply
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-cache')
+        .header('x-frame-options', 'DENY')
+        .header('referrer-policy', 'no-referrer')
+        .header('cross-origin-opener-policy', 'same-origin')
         .header(
           'content-security-policy',
           "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
