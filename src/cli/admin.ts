@@ -4,7 +4,7 @@ import { usernameKey } from '../core/passwords.js';
 import type { KeyRecord, Role, UserRecord } from '../core/ports.js';
 import { EXIT, FailedError, UsageError } from './errors.js';
 import { grid, type Io } from './io.js';
-import { SQLITE_NOTE, SQLITE_ROTATE_NOTE, withAuth, type Opened } from './store.js';
+import { withAuth, type Opened } from './store.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -23,10 +23,6 @@ async function findUser(o: Opened, ref: string | undefined): Promise<UserRecord>
 function actingFor(o: Opened, u: UserRecord): Principal {
   const claims: AccessClaims = { iss: o.config.issuer, aud: o.config.audience, sub: u.id, name: u.name, role: u.role, iat: 0, exp: 0, jti: 'frontdesk-cli' };
   return { kind: 'token', mode: 'jwt', claims };
-}
-
-function note(io: Io, o: Opened, text = SQLITE_NOTE): void {
-  if (o.sqlite) io.err(text);
 }
 
 function userLine(u: PublicUser): string {
@@ -65,7 +61,6 @@ export async function keysRotate(a: { json: boolean; io: Io }): Promise<number> 
   return withAuth(a.io, async (o) => {
     const kid = await o.auth.rotateKeys();
     a.io.out(a.json ? JSON.stringify({ kid }) : `new signing key ${kid}; the previous one stays published until its tokens expire`);
-    note(a.io, o, SQLITE_ROTATE_NOTE);
     return EXIT.ok;
   });
 }
@@ -129,7 +124,6 @@ export async function usersPatch(a: { user: string | undefined; patch: { role?: 
     const user = await o.auth.patchUser(u.id, patch);
     a.io.out(a.json ? JSON.stringify({ user }) : `updated ${userLine(user)}`);
     const changed = (patch.disabled === true && !u.disabled) || (patch.role !== undefined && patch.role !== u.role);
-    if (changed) note(a.io, o);
     return EXIT.ok;
   });
 }
@@ -162,7 +156,6 @@ export async function sessionsRevoke(a: { user: string | undefined; id: string |
       await o.auth.revokeSession(actingFor(o, u), a.id);
       a.io.out(a.json ? JSON.stringify({ revoked: a.id, user: u.username }) : `ended session ${a.id} of ${u.username}`);
     }
-    note(a.io, o);
     return EXIT.ok;
   });
 }
@@ -172,7 +165,6 @@ export async function sessionsWipe(a: { yes: boolean; json: boolean; io: Io }): 
   return withAuth(a.io, async (o) => {
     await o.auth.wipeAll();
     a.io.out(a.json ? JSON.stringify({ wiped: true }) : 'signed out everyone: every session, refresh family and access token issued before now is dead');
-    note(a.io, o);
     return EXIT.ok;
   });
 }

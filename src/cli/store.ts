@@ -70,15 +70,3 @@ export async function withAuth<T>(io: Io, f: (o: Opened) => Promise<T>, opts: { 
   }
 }
 
-/**
- * The limitation of changing data beside a running server on SQLite: its
- * revocation events reach other processes only through the database, and a
- * server reads them at start-up (and verifiers when they reconnect), not live.
- */
-export const SQLITE_NOTE =
-  'note: a server already running on this SQLite database reads this only when it restarts: until then it still accepts ' +
-  'access tokens issued before this change (cookie sessions and refresh tokens end now). For instant effect, use its admin API.';
-
-export const SQLITE_ROTATE_NOTE =
-  'note: a server already running on this SQLite database keeps signing with its previous key until it restarts; ' +
-  'POST /admin/keys/rotate rotates a running server.';

@@ -135,8 +135,11 @@ export class Auth {
   static async create(d: AuthDeps): Promise<Auth> {
     const now = d.clock.now();
     let keys = await d.stores.keys.listKeys();
+    let created: string | undefined;
     if (!keys.some((k) => k.alg === d.config.jwtAlg && k.retiredAt === null)) {
-      await d.stores.keys.insertKey(generateKey(d.config.jwtAlg, now, d.random));
+      const key = generateKey(d.config.jwtAlg, now, d.random);
+      await d.stores.keys.insertKey(key);
+      created = key.kid;
       keys = await d.stores.keys.listKeys();
     }
     const successorKey = await d.stores.keys.getOrCreateSecret('refresh-successor', newSecret(d.random));
@@ -147,6 +150,9 @@ export class Auth {
       (state) => auth.onFeedState(state),
     );
     await auth.catchUp();
+    // Nodes that start together on an empty store may each create a first key: announcing
+    // it makes every node reload the ring, publish both and sign with the same newest one.
+    if (created !== undefined) await auth.emit({ type: 'key', kid: created }, now + auth.maxTokenLifetimeMs);
     if (d.config.admin) await auth.ensureAdmin(d.config.admin.username, d.config.admin.password);
     return auth;
   }
@@ -292,8 +298,14 @@ export class Auth {
   private async ensureAdmin(rawUsername: string, password: string): Promise<void> {
     const existing = await this.d.stores.users.findUserByUsername(usernameKey(rawUsername));
     if (!existing) {
-      await this.register({ username: rawUsername, password }, 'admin');
-      return;
+      try {
+        await this.register({ username: rawUsername, password }, 'admin');
+        return;
+      } catch (e) {
+        // Another node created it meanwhile (nodes starting together): make sure of it below.
+        if (!(e instanceof AuthError && e.code === 'conflict')) throw e;
+        return this.ensureAdmin(rawUsername, password);
+      }
     }
     const patch: { role?: Role; disabled?: boolean; passwordHash?: string } = {};
     if (existing.role !== 'admin') patch.role = 'admin';

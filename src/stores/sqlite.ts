@@ -159,7 +159,7 @@ const toKey = (r: KeyRow): KeyRecord => ({
  * await stores.ping(); // { sqlite: 'ok' }
  * await stores.close();
  */
-export function openSqliteStores(options: { file: string; busyTimeoutMs?: number }): Stores {
+export function openSqliteStores(options: { file: string; busyTimeoutMs?: number; pollEventsMs?: number }): Stores {
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new RangeError(`busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`);
@@ -173,7 +173,7 @@ export function openSqliteStores(options: { file: string; busyTimeoutMs?: number
     db.close();
     throw e;
   }
-  return createStores(db);
+  return createStores(db, options.pollEventsMs ?? 250);
 }
 
 function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
@@ -256,7 +256,7 @@ function translate(error: unknown, db: Database.Database, op: string): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-function createStores(db: Database.Database): Stores {
+function createStores(db: Database.Database, pollEventsMs: number): Stores {
   // Prepared once: parsing SQL per request would cost more than running it.
   const q = {
     insertUser: db.prepare<UserRow>(
@@ -338,6 +338,8 @@ function createStores(db: Database.Database): Stores {
     // Tokens go with their family through ON DELETE CASCADE.
     sweepFamilies: db.prepare<[number]>('DELETE FROM refresh_families WHERE expires_at <= ?'),
 
+    lastEventId: db.prepare<[], { id: number }>('SELECT max(id) AS id FROM revocation_events'),
+    eventsAfter: db.prepare<[number], EventRow>('SELECT id, event FROM revocation_events WHERE id > ? ORDER BY id LIMIT 500'),
     appendEvent: db.prepare<[string, number], { id: number }>('INSERT INTO revocation_events (event, expires_at) VALUES (?, ?) RETURNING id'),
     eventsSince: db.prepare<[number, number, number], EventRow>(
       'SELECT id, event FROM revocation_events WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?',
@@ -373,6 +375,11 @@ function createStores(db: Database.Database): Stores {
   };
 
   const hub = new EventHub();
+  // Events appended by other processes are found by polling from the newest id at open;
+  // ids this process appended (and already published) are skipped once.
+  const localIds = new Set<number>();
+  let polledUpTo = 0;
+  let poller: NodeJS.Timeout | undefined;
   let closed = false;
 
   const callSync = <T>(op: string, fn: () => T): T => {
@@ -382,6 +389,22 @@ function createStores(db: Database.Database): Stores {
     } catch (error) {
       throw translate(error, db, op);
     }
+  };
+
+  const startPolling = (): void => {
+    if (poller !== undefined || closed) return;
+    polledUpTo = q.lastEventId.get()?.id ?? 0;
+    poller = setInterval(() => {
+      try {
+        for (const row of q.eventsAfter.all(polledUpTo)) {
+          polledUpTo = row.id;
+          if (!localIds.delete(row.id)) hub.publish(toEvent(row));
+        }
+      } catch {
+        // A busy or unavailable database: the next tick tries again; requests report the outage.
+      }
+    }, pollEventsMs);
+    poller.unref();
   };
 
   const call = <T>(op: string, fn: () => T): Promise<T> => {
@@ -545,6 +568,7 @@ function createStores(db: Database.Database): Stores {
           // Built from the stored JSON so the caller gets exactly what `since` will replay.
           const stored = toEvent({ id, event: json });
           // Published after the insert committed, so a listener that reads `since` finds it.
+          localIds.add(id);
           hub.publish(stored);
           return stored;
         }),
@@ -554,8 +578,12 @@ function createStores(db: Database.Database): Stores {
           const after = cursor === null ? 0 : parseEventCursor(cursor);
           return q.eventsSince.all(after, now, limit).map(toEvent);
         }),
-      // Only this process's appends: another process on the same file is not heard (SQLite has no notifications).
-      subscribe: (listener) => hub.subscribe(listener),
+      // This process's appends at once; another process's (the `frontdesk` CLI on the same
+      // file) by polling, since SQLite has no notifications.
+      subscribe: (listener) => {
+        startPolling();
+        return hub.subscribe(listener);
+      },
       sweepEvents: (now) => call('sweepEvents', () => q.sweepEvents.run(now).changes),
     },
 
@@ -614,6 +642,7 @@ function createStores(db: Database.Database): Stores {
     close: () => {
       if (closed) return Promise.resolve();
       closed = true;
+      if (poller !== undefined) clearInterval(poller);
       hub.clear();
       try {
         // Fold the WAL back into the main file so a copied .db is complete and the -wal file is emptied.

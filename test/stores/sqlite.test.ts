@@ -220,3 +220,25 @@ void describe('sqlite store specifics', () => {
     await assert.rejects(openStores({ dataDir, redisUrl: 'redis://localhost' }), /REDIS_URL/);
   });
 });
+
+void describe('sqlite revocation events across processes', () => {
+  void it("hears events another connection to the same file appends (the CLI's), and its own once", async () => {
+    const file = join(root, 'shared-events.db');
+    const server = openSqliteStores({ file, pollEventsMs: 20 });
+    const cli = openSqliteStores({ file });
+    try {
+      const heard: string[] = [];
+      const off = server.revocations.subscribe((e) => heard.push(e.event.type === 'jti' ? e.event.jti : e.event.type));
+      await server.revocations.append({ type: 'jti', jti: 'mine', exp: 2e9 }, 2e12);
+      await cli.revocations.append({ type: 'jti', jti: 'from-cli', exp: 2e9 }, 2e12);
+      const deadline = Date.now() + 5000;
+      while (!heard.includes('from-cli') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 60)); // a few more polls: nothing is delivered twice
+      off();
+      assert.deepEqual(heard, ['mine', 'from-cli']);
+    } finally {
+      await cli.close();
+      await server.close();
+    }
+  });
+});
