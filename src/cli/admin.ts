@@ -123,7 +123,6 @@ export async function usersPatch(a: { user: string | undefined; patch: { role?: 
     const u = await findUser(o, a.user);
     const user = await o.auth.patchUser(u.id, patch);
     a.io.out(a.json ? JSON.stringify({ user }) : `updated ${userLine(user)}`);
-    const changed = (patch.disabled === true && !u.disabled) || (patch.role !== undefined && patch.role !== u.role);
     return EXIT.ok;
   });
 }
