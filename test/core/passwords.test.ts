@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ARGON2_PARAMS, createArgon2Hasher } from '../../src/adapters/argon2.js';
+import { ARGON2_PARAMS, createArgon2Hasher, limitConcurrency } from '../../src/adapters/argon2.js';
 import { AuthError, type ErrorCode } from '../../src/core/errors.js';
 import { normalizePassword, normalizeUsername, usernameKey } from '../../src/core/passwords.js';
 
@@ -115,5 +115,49 @@ describe('argon2 hasher', () => {
 
   test('an unreadable stored hash is an error, not a wrong password', async () => {
     await assert.rejects(hasher.verify('not-a-hash', 'correct horse battery'), /unreadable/);
+  });
+});
+
+void describe('argon2 concurrency', () => {
+  void test('limitConcurrency runs at most n tasks at once, in order, and passes results and errors through', async () => {
+    const limit = limitConcurrency(2);
+    let running = 0;
+    let peak = 0;
+    const started: number[] = [];
+    // Node 20 has no Promise.withResolvers.
+    const gates = Array.from({ length: 5 }, () => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    });
+    const tasks = gates.map((g, i) =>
+      limit(async () => {
+        started.push(i);
+        running++;
+        peak = Math.max(peak, running);
+        await g.promise;
+        running--;
+        if (i === 3) throw new Error('task 3 failed');
+        return i;
+      }),
+    );
+    const settled = Promise.allSettled(tasks);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(started, [0, 1], 'only two start');
+    for (const g of gates) {
+      g.resolve();
+      await new Promise((r) => setImmediate(r));
+    }
+    const results = await settled;
+    assert.equal(peak, 2);
+    assert.deepEqual(started, [0, 1, 2, 3, 4]);
+    assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)), [0, 1, 2, 'task 3 failed', 4]);
+  });
+
+  void test('the hasher still hashes and verifies through the limit', async () => {
+    const hasher = createArgon2Hasher({ concurrency: 1 });
+    const hashes = await Promise.all(['a password one', 'a password two'].map((p) => hasher.hash(p)));
+    assert.equal(await hasher.verify(hashes[1]!, 'a password two'), true);
+    assert.equal(await hasher.verify(hashes[0]!, 'a password two'), false);
   });
 });
