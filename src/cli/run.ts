@@ -32,6 +32,23 @@ const COMMANDS: Record<string, Command> = {
     max: 0,
     run: async (v, _p, _j, io) => (await import('./serve.js')).serve({ port: str(v, 'port'), host: str(v, 'host'), io }),
   },
+  bench: {
+    usage: 'frontdesk bench [--quick] [--only CASES]',
+    summary: 'Measure sessions vs JWTs on this machine, next to their peers (as `npm run bench`); writes bench/results/.',
+    help: ['--quick        about a minute: short runs, a subset of cases', '--only CASES   comma-separated case names (`npm run bench -- --list`)'],
+    options: { quick: { type: 'boolean' }, only: { type: 'string' } },
+    max: 0,
+    run: async (v) => {
+      // The benchmark is development tooling (tsx, bench/peers): run it from the package, in its own process.
+      const { spawnSync } = await import('node:child_process');
+      // src/cli/ → the package root; dist/src/cli/ → dist/, whose parent is the root.
+      const root = new URL('../../', import.meta.url).pathname.replace(/dist\/$/, '');
+      const args = ['--import', 'tsx', 'bench/run.ts', ...(v.quick === true ? ['--quick'] : []), ...(str(v, 'only') ? ['--only', str(v, 'only')!] : [])];
+      const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+      if (r.error) throw new FailedError(`could not run the benchmark: ${r.error.message}`);
+      return r.status === 0 ? EXIT.ok : EXIT.failed;
+    },
+  },
   decode: {
     usage: 'frontdesk decode <token | ->',
     summary: 'Show a token\'s header, claims, dates and warnings. Checks nothing: use `verify` to trust it.',
