@@ -285,6 +285,7 @@ return {redis.call('HINCRBY', KEYS[1], 'n', 1), r[2]}`);
 
 /** The one thing the stores need from node-redis, for a single server and a cluster alike. */
 interface Link {
+  /** Sends one command with a timeout of `timeoutMs` (default: the store's; 0: none). */
   send(key: string | undefined, args: string[], timeoutMs?: number): Promise<unknown>;
   /** PING to the server, or to every master of a cluster. */
   ping(): Promise<void>;
@@ -317,7 +318,11 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
   const reconnectStrategy = (retries: number, cause: Error): number | Error =>
     !everReady && retries >= STARTUP_ATTEMPTS ? cause : backoff(retries, RECONNECT_CAP_MS);
   const socket = { connectTimeout: timeoutMs, reconnectStrategy };
-  const common = { disableOfflineQueue: true, commandOptions: { timeout: timeoutMs } } as const;
+  // No client-wide command timeout: each command gets its own (Link.send), except the session
+  // look-up, whose per-command AbortSignal timer measured as a large share of the session hot
+  // path; a dropped connection still fails it at once (no offline queue), and the feed's
+  // blocking reader notices a hung Redis within its own timeout.
+  const common = { disableOfflineQueue: true } as const;
 
   if (url.startsWith('redis+cluster://')) {
     const { nodes, ...credentials } = clusterNodes(url);
@@ -325,7 +330,6 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
       const cluster = createCluster({
         rootNodes: nodes.map((n) => ({ url: n })),
         defaults: { socket, ...credentials, disableOfflineQueue: true },
-        commandOptions: { timeout: timeoutMs },
         // The blocking reader only needs the stream's node; the main client connects lazily too.
         minimizeConnections: true,
       });
@@ -337,7 +341,7 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
       await cluster.connect();
       everReady = true;
       return {
-        send: (key, args, t) => cluster.sendCommand(key, false, args, t === undefined ? undefined : { timeout: t }),
+        send: (key, args, t) => cluster.sendCommand(key, false, args, t === 0 ? undefined : { timeout: t ?? timeoutMs }),
         ping: async () => {
           await Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).sendCommand(['PING'], { timeout: timeoutMs })));
         },
@@ -355,9 +359,9 @@ async function connect(url: string, timeoutMs: number): Promise<Link> {
     await client.connect();
     everReady = true;
     return {
-      send: (_key, args, t) => client.sendCommand(args, t === undefined ? undefined : { timeout: t }),
+      send: (_key, args, t) => client.sendCommand(args, t === 0 ? undefined : { timeout: t ?? timeoutMs }),
       ping: async () => {
-        await client.sendCommand(['PING']);
+        await client.sendCommand(['PING'], { timeout: timeoutMs });
       },
       duplicate: () => wrap(createClient(options)),
       close: () => client.close(),
@@ -498,10 +502,10 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
   const stop = new AbortController();
   let closed = false;
 
-  const send = async (op: string, key: string | undefined, args: string[]): Promise<unknown> => {
+  const send = async (op: string, key: string | undefined, args: string[], timeout?: number): Promise<unknown> => {
     if (closed) throw new StoreUnavailableError(STORE);
     try {
-      return await link.send(key, args);
+      return await link.send(key, args, timeout);
     } catch (error) {
       throw translate(error, op);
     }
@@ -575,7 +579,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       );
     },
     findSession: async (idHash, now) => {
-      const f = fieldsOf(await send('findSession', k.session(idHash), ['HGETALL', k.session(idHash)]));
+      const f = fieldsOf(await send('findSession', k.session(idHash), ['HGETALL', k.session(idHash)], 0));
       if (f['u'] === undefined) return null;
       const s = toSession(idHash, f);
       return now < s.idleExpiresAt && now < s.expiresAt ? s : null;
