@@ -1,15 +1,9 @@
 import pg from 'pg';
 import { AuthError, StoreUnavailableError } from '../core/errors.js';
 import type {
-  AccessGrant,
-  FamilyRecord,
-  KeyRecord,
-  RevocationEvent,
-  RevokeReason,
   Role,
   RotateInput,
   RotateResult,
-  SessionRecord,
   StoredEvent,
   Stores,
   UserRecord,
@@ -18,6 +12,7 @@ import { FeedHub, backoff, pause, redactUrl } from './feed.js';
 import { checkLimit, decodeUserCursor, encodeUserCursor, mergeGrants, parseEventCursor } from './memory.js';
 import { postgresMigrations } from './sql/postgres-migrations.js';
 import type { Migration } from './sql/sqlite-migrations.js';
+import { toEvent, toFamily, toKey, toSession, type EventRow, type FamilyRow, type KeyRow, type SessionRow } from './sql/rows.js';
 
 /*
  * The shared SQL backend: a `pg` pool per node. Single-use steps are one
@@ -73,46 +68,9 @@ interface UserRow {
   updated_at: number;
 }
 
-interface SessionRow {
-  id_hash: string;
-  public_id: string;
-  user_id: string;
-  csrf_hash: string;
-  created_at: number;
-  last_used_at: number;
-  idle_expires_at: number;
-  expires_at: number;
-  user_agent: string;
-}
 
-interface FamilyRow {
-  id: string;
-  user_id: string;
-  csrf_hash: string;
-  current_hash: string;
-  created_at: number;
-  last_used_at: number;
-  expires_at: number;
-  user_agent: string;
-  revoked_at: number | null;
-  revoked_reason: RevokeReason | null;
-  grants: string;
-}
 
-interface EventRow {
-  id: number;
-  event: string;
-}
 
-interface KeyRow {
-  kid: string;
-  alg: KeyRecord['alg'];
-  private_key: string;
-  public_jwk: string | null;
-  created_at: number;
-  retired_at: number | null;
-  publish_until: number | null;
-}
 
 const toUser = (r: UserRow): UserRecord => ({
   id: r.id,
@@ -126,43 +84,9 @@ const toUser = (r: UserRow): UserRecord => ({
   updatedAt: r.updated_at,
 });
 
-const toSession = (r: SessionRow): SessionRecord => ({
-  idHash: r.id_hash,
-  publicId: r.public_id,
-  userId: r.user_id,
-  csrfHash: r.csrf_hash,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  idleExpiresAt: r.idle_expires_at,
-  expiresAt: r.expires_at,
-  userAgent: r.user_agent,
-});
 
-const toFamily = (r: FamilyRow): FamilyRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  csrfHash: r.csrf_hash,
-  currentHash: r.current_hash,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  expiresAt: r.expires_at,
-  userAgent: r.user_agent,
-  revokedAt: r.revoked_at,
-  revokedReason: r.revoked_reason,
-  grants: JSON.parse(r.grants) as AccessGrant[],
-});
 
-const toEvent = (r: EventRow): StoredEvent => ({ id: String(r.id), event: JSON.parse(r.event) as RevocationEvent });
 
-const toKey = (r: KeyRow): KeyRecord => ({
-  kid: r.kid,
-  alg: r.alg,
-  privateKey: r.private_key,
-  publicJwk: r.public_jwk === null ? null : (JSON.parse(r.public_jwk) as Record<string, unknown>),
-  createdAt: r.created_at,
-  retiredAt: r.retired_at,
-  publishUntil: r.publish_until,
-});
 
 // Columns, not `*`, so the `seq` tie-breakers stay internal.
 const USER_COLS = 'id, username, username_key, name, role, disabled, password_hash, created_at, updated_at';
