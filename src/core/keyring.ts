@@ -102,10 +102,6 @@ export class Keyring {
       : undefined;
   }
 
-  get hasSigningKey(): boolean {
-    return this.signer !== undefined;
-  }
-
   get kid(): string | undefined {
     return this.currentKid;
   }

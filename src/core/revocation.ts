@@ -74,11 +74,6 @@ export class RevocationState {
     return this.latestNb;
   }
 
-  /** The global epoch (ms), 0 when there has been no wipe. */
-  get globalNotBefore(): number {
-    return this.globalNb;
-  }
-
   notBeforeOf(sub: string): number {
     return Math.max(this.globalNb, this.users.get(sub)?.nb ?? 0);
   }
