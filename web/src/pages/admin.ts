@@ -21,8 +21,23 @@ export function renderAdmin(me: User): { element: HTMLElement; cleanup: () => vo
   // ------------------------------------------------------------ users
   const query = h('input', { id: 'admin-search', type: 'search', name: 'q', autocomplete: 'off' });
   const tbody = h('tbody');
+  const table = h(
+    'table',
+    { 'aria-busy': 'true' },
+    h('caption', { class: 'visually-hidden' }, 'Users'),
+    h(
+      'thead',
+      null,
+      h('tr', null, h('th', { scope: 'col' }, 'Username'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Actions')),
+    ),
+    tbody,
+  );
   const more = h('button', { type: 'button', class: 'secondary small', hidden: true }, 'Load more');
+  const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
   let cursor: string | null = null;
+  // Each load gets a number; an answer to an older one (the first list, arriving after a
+  // search was sent) is dropped instead of overwriting the newer result.
+  let latest = 0;
 
   const row = (u: User): HTMLTableRowElement => {
     const self = u.id === me.id;
@@ -37,7 +52,7 @@ export function renderAdmin(me: User): { element: HTMLElement; cleanup: () => vo
     const revoke = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Force logout ${u.username}` }, 'Force logout');
     const tr = h(
       'tr',
-      null,
+      { 'data-user': u.id },
       h('th', { scope: 'row' }, u.username, self ? h('span', { class: 'muted' }, ' (you)') : null),
       h('td', null, u.name || '—'),
       h('td', null, role),
@@ -67,18 +82,26 @@ export function renderAdmin(me: User): { element: HTMLElement; cleanup: () => vo
   };
 
   const load = async (append: boolean) => {
+    const q = query.value.trim();
     const params = new URLSearchParams({ limit: '20' });
-    if (query.value.trim()) params.set('q', query.value.trim());
+    if (q) params.set('q', q);
     if (append && cursor) params.set('cursor', cursor);
+    const mine = ++latest;
+    table.setAttribute('aria-busy', 'true');
     try {
       const page = await auth.json<UsersPage>(`/admin/users?${params.toString()}`);
+      if (mine !== latest) return;
       if (!append) replace(tbody);
       tbody.append(...page.users.map(row));
       if (!append && page.users.length === 0) tbody.append(h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No users match.')));
       cursor = page.next_cursor;
       more.hidden = !cursor;
+      const shown = tbody.querySelectorAll('tr[data-user]').length;
+      summary.textContent = `${shown}${cursor ? '+' : ''} ${shown === 1 ? 'user' : 'users'}${q ? ` matching “${q}”` : ''}.`;
     } catch (e) {
-      say(`Could not load users: ${errorMessage(e)}`);
+      if (mine === latest) say(`Could not load users: ${errorMessage(e)}`);
+    } finally {
+      if (mine === latest) table.setAttribute('aria-busy', 'false');
     }
   };
   more.addEventListener('click', () => void load(true));
@@ -137,21 +160,8 @@ export function renderAdmin(me: User): { element: HTMLElement; cleanup: () => vo
     status,
     h('h3', null, 'Users'),
     search,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        null,
-        h('caption', { class: 'visually-hidden' }, 'Users'),
-        h(
-          'thead',
-          null,
-          h('tr', null, h('th', { scope: 'col' }, 'Username'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Actions')),
-        ),
-        tbody,
-      ),
-    ),
+    summary,
+    h('div', { class: 'table-wrap' }, table),
     more,
     h('h3', null, 'Whole server'),
     h('div', { class: 'actions' }, wipe, rotate),
