@@ -26,9 +26,10 @@ import { startPostgres, type PostgresServer } from '../test/harness/postgres.js'
 import { redisCommand, startRedis, type RedisServer } from '../test/harness/redis.js';
 import { BASELINE_ID, CASES, type CaseContext } from './lib/cases.js';
 import { frontdeskStaleness, frontdeskUnavailable } from './lib/frontdesk.js';
-import { runHttpBench } from './lib/http-bench.js';
+import { runHttpBench, type Sidecar } from './lib/http-bench.js';
 import { LoadGenerator } from './lib/load.js';
 import { machineInfo } from './lib/machine.js';
+import { childrenCpuSeconds, processCpuSeconds } from './lib/proc.js';
 import type { MicroSuiteOptions } from './lib/micro-suite.js';
 import { renderCharts, renderMarkdown } from './lib/report.js';
 import type { BenchOptions, BenchReport, MicroReport } from './lib/types.js';
@@ -160,30 +161,51 @@ async function main(): Promise<void> {
   let micro: MicroReport | null = null;
   let http: Awaited<ReturnType<typeof runHttpBench>> = { results: [], skipped: [] };
   try {
-    const needRedis = (options.http && cases.some((c) => c.needs.includes('redis'))) || options.micro;
-    if (needRedis) {
+    const httpNeeds = (name: 'redis' | 'postgres'): boolean => options.http && cases.some((c) => c.needs.includes(name));
+    if (httpNeeds('redis') || options.micro) {
       progress('starting redis-server');
       redis = await startRedis();
     }
-    if (options.micro) {
-      if (!options.quick) {
-        progress('starting PostgreSQL');
-        try {
-          postgres = await startPostgres();
-        } catch (err) {
-          warnings.push(`PostgreSQL could not start, its rows are missing: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`);
-        }
-      }
-      progress('micro-benchmarks');
-      micro = await runMicro({ quick: options.quick, root: ROOT, redisUrl: redis?.url ?? null, postgresUrl: postgres?.url ?? null });
-      if (postgres !== null) {
-        await postgres.stop();
-        postgres = null;
+    // The micro-benchmarks' PostgreSQL rows are left out of --quick (start-up time).
+    if (httpNeeds('postgres') || (options.micro && !options.quick)) {
+      progress('starting PostgreSQL');
+      try {
+        postgres = await startPostgres();
+      } catch (err) {
+        warnings.push(`PostgreSQL could not start, its rows are missing: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`);
       }
     }
+    if (options.micro) {
+      progress('micro-benchmarks');
+      micro = await runMicro({
+        quick: options.quick,
+        root: ROOT,
+        redisUrl: redis?.url ?? null,
+        postgresUrl: options.quick ? null : (postgres?.url ?? null),
+      });
+    }
     if (options.http) {
-      const ctx: CaseContext = { root: ROOT, peersDir: join(ROOT, 'bench', 'peers'), connections: options.connections, redisUrl: redis?.url ?? null };
-      const sidecars = redis !== null ? [{ name: 'redis', pid: await redisPid(redis.url) }] : [];
+      const ctx: CaseContext = {
+        root: ROOT,
+        peersDir: join(ROOT, 'bench', 'peers'),
+        connections: options.connections,
+        redisUrl: redis?.url ?? null,
+        postgresUrl: postgres?.url ?? null,
+      };
+      const sidecars: Sidecar[] = [];
+      if (redis !== null) {
+        const pid = await redisPid(redis.url);
+        const port = Number(new URL(redis.url).port);
+        sidecars.push({
+          name: 'redis',
+          cpuSeconds: () => processCpuSeconds(pid),
+          commands: async () => Number(/total_commands_processed:(\d+)/.exec(await redisCommand(port, ['INFO', 'stats']))?.[1] ?? Number.NaN),
+        });
+      }
+      const pg = postgres;
+      // Client backends only (`postgres: <user> <db> <client>`): the work of answering
+      // the nodes' queries, without checkpointer, WAL writer or autovacuum.
+      if (pg !== null) sidecars.push({ name: 'postgres', cpuSeconds: () => childrenCpuSeconds(pg.pid, /^postgres: \S+ frontdesk /) });
       http = await runHttpBench(cases, options, { ctx, load, sidecars, progress });
     }
   } finally {

@@ -1,6 +1,7 @@
 /**
- * The HTTP case table. A case is one server in its own process plus the request
- * the load generator replays against it. Adding a row is adding an entry here.
+ * The HTTP case table. A case is one server in its own process (or several
+ * nodes, each its own process, sharing PostgreSQL + Redis) plus the request the
+ * load generator replays against it. Adding a row is adding an entry here.
  *
  * Peers print `READY {request}` once they listen (bench/peers/_common.mjs);
  * Frontdesk is polled on /healthz and logged into over HTTP.
@@ -18,7 +19,7 @@ import type { ServerDef, ServerHandle } from './proc.js';
 import type { CaseGroup, LoadRunResult, LoadScenario } from './types.js';
 
 /** Shared services a case can need; the runner starts each once per run. */
-export type Sidecar = 'redis';
+export type Sidecar = 'redis' | 'postgres';
 
 export interface CaseContext {
   root: string;
@@ -26,6 +27,8 @@ export interface CaseContext {
   connections: number;
   /** Set when a case needs Redis and the runner started it. */
   redisUrl: string | null;
+  /** Set when a case needs PostgreSQL and the runner started it. */
+  postgresUrl: string | null;
 }
 
 /** Feeds the load generator for one case across its rounds. */
@@ -44,6 +47,10 @@ export interface HttpCase {
   /** Part of the `--quick` subset. */
   quick: boolean;
   needs: Sidecar[];
+  /** Server processes started from `server()`, the load spread over them (default 1). */
+  nodes?: number;
+  /** Paced load in requests per second (default: as fast as the server answers). */
+  rate?: number;
   /** Null when the case can run; otherwise why it is skipped (shown in the report). */
   unavailable?: (ctx: CaseContext) => string | null;
   server(ctx: CaseContext): ServerDef;
@@ -58,6 +65,11 @@ function redisEnv(ctx: CaseContext): Record<string, string> {
   return { REDIS_URL: ctx.redisUrl };
 }
 
+function sharedStoresEnv(ctx: CaseContext): Record<string, string> {
+  if (ctx.postgresUrl === null) throw new Error('this case needs PostgreSQL, which was not started');
+  return { ...redisEnv(ctx), DATABASE_URL: ctx.postgresUrl };
+}
+
 function peer(file: string, env: (ctx: CaseContext) => Record<string, string> = () => ({})) {
   return (ctx: CaseContext): ServerDef => ({
     command: process.execPath,
@@ -70,19 +82,83 @@ function peer(file: string, env: (ctx: CaseContext) => Record<string, string> = 
 
 const staticDriver = (scenario: LoadScenario): CaseDriver => ({ scenario: () => Promise.resolve(scenario) });
 
-function frontdeskMe(id: string, label: string, mode: FrontdeskMode, opts: { redis?: boolean; quick: boolean; note?: string }): HttpCase {
+interface FrontdeskMeOptions {
+  /** Session store on Redis (SQLite otherwise). */
+  redis?: boolean;
+  /** Several nodes sharing PostgreSQL + Redis. */
+  nodes?: number;
+  rate?: number;
+  quick: boolean;
+  note?: string;
+}
+
+function frontdeskMe(id: string, label: string, mode: FrontdeskMode, opts: FrontdeskMeOptions): HttpCase {
+  const shared = opts.nodes !== undefined;
   return {
     id,
     label,
     group: 'frontdesk',
     quick: opts.quick,
-    needs: opts.redis === true ? ['redis'] : [],
+    needs: shared ? ['redis', 'postgres'] : opts.redis === true ? ['redis'] : [],
+    ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }),
+    ...(opts.rate === undefined ? {} : { rate: opts.rate }),
     ...(opts.note === undefined ? {} : { note: opts.note }),
     unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, opts.redis === true ? redisEnv(ctx) : {}),
+    server: (ctx) => frontdeskServer(ctx.root, shared ? sharedStoresEnv(ctx) : opts.redis === true ? redisEnv(ctx) : {}),
     prepare: async (server) => staticDriver({ kind: 'static', request: await frontdeskMeRequest(server, mode) }),
   };
 }
+
+/** `POST /auth/refresh`, each request a full rotation of a never-used token. */
+function frontdeskRefresh(id: string, label: string, opts: { nodes?: number; note: string }): HttpCase {
+  const shared = opts.nodes !== undefined;
+  return {
+    id,
+    label,
+    group: 'frontdesk',
+    note: opts.note,
+    quick: false,
+    needs: shared ? ['redis', 'postgres'] : [],
+    ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }),
+    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
+    server: (ctx) => frontdeskServer(ctx.root, shared ? sharedStoresEnv(ctx) : {}),
+    prepare: (server, ctx) => {
+      // Tokens held by connections when a run stops are dropped, never re-presented:
+      // one per connection for the warm-up, one for the measured run, and a margin.
+      const pool = new RefreshPool(server, 2 * ctx.connections + 16);
+      return Promise.resolve({ scenario: () => pool.scenario(), after: (r) => pool.giveBack(r.leftoverTokens) });
+    },
+  };
+}
+
+/** The jwt `GET /auth/me` row, optionally beside a login burst: see the paced rows. */
+function frontdeskJwtBurst(id: string, label: string, opts: { rate?: number; note: string }): HttpCase {
+  return {
+    id,
+    label,
+    group: 'frontdesk',
+    note: opts.note,
+    quick: false,
+    needs: [],
+    ...(opts.rate === undefined ? {} : { rate: opts.rate }),
+    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
+    server: (ctx) => frontdeskServer(ctx.root, {}),
+    prepare: async (server) => {
+      const request = await frontdeskMeRequest(server, 'jwt');
+      return { scenario: () => Promise.resolve({ kind: 'static', request }), background: () => loginBurst(server, LOGINS_IN_FLIGHT) };
+    },
+  };
+}
+
+/** Logins kept in flight beside a burst row: more than the argon2 pool runs at once. */
+const LOGINS_IN_FLIGHT = 4;
+/**
+ * The paced rows' rate: far below what one node serves, so their latency shows
+ * how long a request waits for the event loop, not for a queue of 50 connections.
+ */
+export const PACED_RATE = 2000;
+/** Nodes in the several-node rows, as in the multi-node tests. */
+export const NODES = 3;
 
 export const CASES: readonly HttpCase[] = [
   {
@@ -99,39 +175,40 @@ export const CASES: readonly HttpCase[] = [
     quick: true,
     note: 'Signature verified once per token, then cached; revocation checked in memory on every request.',
   }),
-  {
-    id: 'frontdesk-jwt-login-burst',
-    label: 'Frontdesk `GET /auth/me`, jwt, during a login burst',
-    group: 'frontdesk',
-    note: 'As the jwt row, while 4 logins (argon2id verifies) run back to back beside the load: its p99 against the idle p99 shows whether hashing blocks the event loop.',
+  frontdeskJwtBurst('frontdesk-jwt-login-burst', 'Frontdesk `GET /auth/me`, jwt, during a login burst', {
+    note: `As the jwt row, while ${LOGINS_IN_FLIGHT} logins (argon2id verifies) run back to back beside the load. At full load its throughput shows the core argon2 takes; the paced rows show whether hashing blocks the event loop.`,
+  }),
+  frontdeskMe('frontdesk-jwt-paced', `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s`, 'jwt', {
     quick: false,
-    needs: [],
-    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, {}),
-    prepare: async (server) => {
-      const request = await frontdeskMeRequest(server, 'jwt');
-      return { scenario: () => Promise.resolve({ kind: 'static', request }), background: () => loginBurst(server, 4) };
-    },
-  },
+    rate: PACED_RATE,
+    note: 'The idle reference for the login-burst goal: a steady rate well below capacity, so p99 is the wait for the event loop, not for a queue.',
+  }),
+  frontdeskJwtBurst('frontdesk-jwt-paced-login-burst', `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, during a login burst`, {
+    rate: PACED_RATE,
+    note: `The paced row again while ${LOGINS_IN_FLIGHT} logins run back to back: if argon2 ran on the event loop, each hash (about 20 ms) would hold up every request behind it.`,
+  }),
   frontdeskMe('frontdesk-hybrid', 'Frontdesk `GET /auth/me`, hybrid (Bearer, EdDSA)', 'hybrid', { quick: false }),
   frontdeskMe('frontdesk-session-sqlite', 'Frontdesk `GET /auth/me`, session on SQLite', 'session', { quick: true }),
   frontdeskMe('frontdesk-session-redis', 'Frontdesk `GET /auth/me`, session on Redis', 'session', { redis: true, quick: false }),
-  {
-    id: 'frontdesk-refresh',
-    label: 'Frontdesk `POST /auth/refresh` (rotation, token in body)',
-    group: 'frontdesk',
+  frontdeskRefresh('frontdesk-refresh', 'Frontdesk `POST /auth/refresh` (rotation, token in body)', {
     note: 'Every request presents a never-used refresh token and gets the next one: a full rotation per request.',
+  }),
+  // ---- Frontdesk on several nodes sharing PostgreSQL + Redis ----
+  frontdeskMe('frontdesk-nodes-jwt', `Frontdesk \`GET /auth/me\`, jwt, ${NODES} nodes on PostgreSQL + Redis`, 'jwt', {
+    nodes: NODES,
     quick: false,
-    needs: [],
-    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, {}),
-    prepare: (server, ctx) => {
-      // Tokens held by connections when a run stops are dropped, never re-presented:
-      // one per connection for the warm-up, one for the measured run, and a margin.
-      const pool = new RefreshPool(server, 2 * ctx.connections + 16);
-      return Promise.resolve({ scenario: () => pool.scenario(), after: (r) => pool.giveBack(r.leftoverTokens) });
-    },
-  },
+    note: 'Revocation state arrives by pub/sub: no Redis or PostgreSQL command per request.',
+  }),
+  frontdeskMe('frontdesk-nodes-hybrid', `Frontdesk \`GET /auth/me\`, hybrid, ${NODES} nodes on PostgreSQL + Redis`, 'hybrid', { nodes: NODES, quick: false }),
+  frontdeskMe('frontdesk-nodes-session', `Frontdesk \`GET /auth/me\`, session, ${NODES} nodes on PostgreSQL + Redis`, 'session', {
+    nodes: NODES,
+    quick: true,
+    note: 'Sessions live in Redis: one look-up per request, from whichever node the connection reaches.',
+  }),
+  frontdeskRefresh('frontdesk-nodes-refresh', `Frontdesk \`POST /auth/refresh\`, ${NODES} nodes on PostgreSQL + Redis`, {
+    nodes: NODES,
+    note: 'Refresh families live in PostgreSQL: each rotation is one transaction with a row lock, from whichever node.',
+  }),
   // ---- Peers: the libraries a user would otherwise pick ----
   {
     id: 'fastify-fast-jwt-cache',

@@ -3,7 +3,7 @@
  * another, rounds interleaved round-robin (the starting case rotates each round),
  * and each throughput divided by the baseline's in the same round.
  */
-import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase } from './cases.js';
+import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase, type Sidecar as SidecarName } from './cases.js';
 import type { LoadGenerator } from './load.js';
 import { ServerStartError } from '../../test/harness/ports.js';
 import { LOOPBACK, processCpuSeconds, startServer, type ServerHandle } from './proc.js';
@@ -17,17 +17,29 @@ export interface HttpBenchSettings {
   connections: number;
 }
 
+/** A shared service the runner started, charged to the cases that need it. */
+export interface Sidecar {
+  name: SidecarName;
+  /** CPU seconds it has used so far (what serves requests: PostgreSQL's client backends). */
+  cpuSeconds: () => number | null;
+  /** Commands it has executed so far, where it counts them exactly (Redis). */
+  commands?: () => Promise<number>;
+}
+
 export interface HttpBenchEnv {
   ctx: CaseContext;
   load: LoadGenerator;
-  /** Shared services whose CPU is charged to the cases that use them. */
-  sidecars: { name: string; pid: number }[];
+  /** Shared services whose CPU is charged to the cases that need them. */
+  sidecars: Sidecar[];
   progress: (line: string) => void;
 }
 
 interface Live {
   c: HttpCase;
+  /** The first node: logins and sanity checks go here. */
   server: ServerHandle;
+  /** Every node, the first included; the load is spread over all of them. */
+  servers: ServerHandle[];
   driver: CaseDriver;
   sample: RequestSpec;
   rounds: Omit<HttpRound, 'ratio'>[];
@@ -69,17 +81,28 @@ const lastLine = (text: string): string =>
   (text.split('\n').filter((l) => l.trim() !== '').pop() ?? '').trim().slice(0, 300);
 const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 
+/** The server's own last words say why (a config error, a missing store) better than "exit code 1". */
+function startFailure(err: unknown): string {
+  const said = err instanceof ServerStartError ? lastLine(err.output) : '';
+  return `server did not start: ${firstLine(err)}${said === '' ? '' : ` — it said: ${said}`}`;
+}
+
 async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
   const reason = c.unavailable?.(ctx) ?? null;
   if (reason !== null) return reason;
-  let server: ServerHandle;
+  const servers: ServerHandle[] = [];
   try {
-    server = await startServer(c.server(ctx));
+    // The first node alone runs the migrations; the others then start together.
+    servers.push(await startServer(c.server(ctx)));
+    const rest = await Promise.allSettled(Array.from({ length: (c.nodes ?? 1) - 1 }, () => startServer(c.server(ctx))));
+    for (const r of rest) if (r.status === 'fulfilled') servers.push(r.value);
+    const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   } catch (err) {
-    // The server's own last words say why (a config error, a missing store) better than "exit code 1".
-    const said = err instanceof ServerStartError ? lastLine(err.output) : '';
-    return `server did not start: ${firstLine(err)}${said === '' ? '' : ` — it said: ${said}`}`;
+    await Promise.all(servers.map((x) => x.stop()));
+    return startFailure(err);
   }
+  const server = servers[0] as ServerHandle;
   try {
     const announced = server.announced;
     const driver: CaseDriver =
@@ -106,9 +129,9 @@ async function bringUp(c: HttpCase, ctx: CaseContext): Promise<Live | string> {
       ...(driver.after === undefined ? {} : { after: driver.after.bind(driver) }),
       ...(driver.background === undefined ? {} : { background: driver.background.bind(driver) }),
     };
-    return { c, server, driver: wrapped, sample: sampleRequest(first), rounds: [] };
+    return { c, server, servers, driver: wrapped, sample: sampleRequest(first), rounds: [] };
   } catch (err) {
-    await server.stop();
+    await Promise.all(servers.map((x) => x.stop()));
     return `setup failed: ${firstLine(err)}`;
   }
 }
@@ -134,6 +157,10 @@ function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
   for (const name of sidecarNames) {
     sidecarCpuUsPerReq[name] = median(l.rounds.map((r) => perReq(r.sidecarCpuS[name] ?? 0, r)));
   }
+  const sidecarCommandsPerReq: Record<string, number> = {};
+  for (const name of new Set(l.rounds.flatMap((r) => Object.keys(r.sidecarCommands)))) {
+    sidecarCommandsPerReq[name] = median(l.rounds.map((r) => (r.requests > 0 ? (r.sidecarCommands[name] ?? 0) / r.requests : 0)));
+  }
   return {
     id: l.c.id,
     label: l.c.label,
@@ -141,6 +168,8 @@ function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
     ...(l.c.note === undefined ? {} : { note: l.c.note }),
     method: l.sample.method,
     path: l.sample.path,
+    nodes: l.servers.length,
+    rate: l.c.rate ?? null,
     credentialBytes: credentialBytes(l.sample),
     requestBytes: requestBytes(l.sample, l.server.port),
     rounds,
@@ -154,6 +183,7 @@ function summarise(l: Live, baseline: Live | undefined): HttpCaseResult {
       loadCpuS: median(rounds.map((r) => r.loadCpuS)),
       serverCpuUsPerReq: median(l.rounds.map((r) => perReq(r.serverCpuS, r))),
       sidecarCpuUsPerReq,
+      sidecarCommandsPerReq,
       non2xx: rounds.reduce((a, r) => a + r.non2xx, 0),
       errors: rounds.reduce((a, r) => a + r.errors + r.timeouts, 0),
       loadBound: median(l.rounds.map((r) => r.loadCpuS / r.durationS)) >= 0.9,
@@ -187,29 +217,43 @@ export async function runHttpBench(
       const order = [...live.slice(shift), ...live.slice(0, shift)];
       for (const l of order) {
         const scenario = await l.driver.scenario();
-        const sidecarPids = l.c.needs.length > 0 ? env.sidecars : [];
+        const sidecars = env.sidecars.filter((x) => l.c.needs.includes(x.name));
+        const sidecarCpu = (x: Sidecar): number => x.cpuSeconds() ?? Number.NaN;
+        const serversCpu = (): number => l.servers.reduce((sum, x) => sum + (processCpuSeconds(x.pid) ?? Number.NaN), 0);
+        const counted = sidecars.filter((x) => x.commands !== undefined);
+        const readCommands = (): Promise<number[]> =>
+          Promise.all(counted.map((x) => (x.commands === undefined ? Promise.resolve(Number.NaN) : x.commands())));
+        let commands0: Promise<number[]> = Promise.resolve([]);
         let server0 = 0;
         let side0: number[] = [];
         let stopBackground: (() => Promise<string>) | undefined;
         const result = await env.load.run(
           {
-            url: l.server.origin,
+            urls: l.servers.map((x) => x.origin),
             connections: s.connections,
+            ...(l.c.rate === undefined ? {} : { rate: l.c.rate }),
             warmupSeconds: s.warmupSeconds,
             durationSeconds: s.durationSeconds,
             scenario,
           },
           () => {
-            server0 = processCpuSeconds(l.server.pid) ?? Number.NaN;
-            side0 = sidecarPids.map((p) => processCpuSeconds(p.pid) ?? Number.NaN);
+            server0 = serversCpu();
+            side0 = sidecars.map(sidecarCpu);
+            // Asynchronous: a round trip late, a handful of requests out of thousands.
+            commands0 = readCommands();
             stopBackground = l.driver.background?.();
           },
         );
         const background = stopBackground === undefined ? undefined : await stopBackground();
-        const serverCpuS = (processCpuSeconds(l.server.pid) ?? Number.NaN) - server0;
+        const serverCpuS = serversCpu() - server0;
         const sidecarCpuS: Record<string, number> = {};
-        sidecarPids.forEach((p, i) => {
-          sidecarCpuS[p.name] = (processCpuSeconds(p.pid) ?? Number.NaN) - (side0[i] ?? Number.NaN);
+        sidecars.forEach((x, i) => {
+          sidecarCpuS[x.name] = sidecarCpu(x) - (side0[i] ?? Number.NaN);
+        });
+        const [before, after] = [await commands0, await readCommands()];
+        const sidecarCommands: Record<string, number> = {};
+        counted.forEach((x, i) => {
+          sidecarCommands[x.name] = (after[i] ?? Number.NaN) - (before[i] ?? Number.NaN);
         });
         l.driver.after?.(result);
         l.rounds.push({
@@ -224,6 +268,7 @@ export async function runHttpBench(
           serverCpuS,
           loadCpuS: result.loadCpuS,
           sidecarCpuS,
+          sidecarCommands,
           bytesPerResponse: result.requests > 0 ? result.bytesRead / result.requests : 0,
           ...(background === undefined ? {} : { background }),
         });
@@ -232,8 +277,8 @@ export async function runHttpBench(
         const pool =
           scenario.kind === 'refresh-chain' ? `  refresh pool ${scenario.tokens.length}→${result.leftoverTokens?.length ?? 0}` : '';
         env.progress(
-          `[round ${round}/${s.rounds}] ${String(done).padStart(String(total).length)}/${total} ${l.c.id.padEnd(26)} ` +
-            `${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  ` +
+          `[round ${round}/${s.rounds}] ${String(done).padStart(String(total).length)}/${total} ${l.c.id.padEnd(32)} ` +
+            `${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latency.p50.toFixed(2)} ms  p99 ${result.latency.p99.toFixed(2)} ms  ` +
             `cpu server ${serverCpuS.toFixed(2)} s, load ${result.loadCpuS.toFixed(2)} s${pool}${background === undefined ? '' : `  ${background}`}${bad > 0 ? `  (${bad} non-2xx/errors!)` : ''}`,
         );
       }
@@ -241,6 +286,6 @@ export async function runHttpBench(
     const baseline = live.find((l) => l.c.id === BASELINE_ID);
     return { results: live.map((l) => summarise(l, baseline)), skipped };
   } finally {
-    await Promise.all(live.map((l) => l.server.stop()));
+    await Promise.all(live.flatMap((l) => l.servers.map((x) => x.stop())));
   }
 }

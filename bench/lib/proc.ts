@@ -4,7 +4,7 @@
  * `READY …` on stdout or answers an HTTP probe, and has its CPU time read from
  * /proc around every measured run.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { getFreePort, spawnServer, stopServer, ServerStartError, type ServerProcess } from '../../test/harness/ports.js';
 import type { RequestSpec } from './types.js';
@@ -61,6 +61,39 @@ export function processCpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces or ')'). */
+function statFields(pid: number | string): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds used so far by the live children of `pid` whose command line matches
+ * `match` (PostgreSQL's client backends are children of the postmaster, named
+ * `postgres: <user> <db> <client>`); null if `pid` is gone.
+ */
+export function childrenCpuSeconds(pid: number, match: RegExp): number | null {
+  if (statFields(pid) === null) return null;
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(name);
+    if (f === null || Number(f[1]) !== pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (match.test(cmdline)) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / ticksPerSecond();
 }
 
 function parseAnnounced(line: string): RequestSpec {

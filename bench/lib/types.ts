@@ -24,17 +24,22 @@ export type LoadScenario =
   | { kind: 'static'; request: RequestSpec }
   | { kind: 'refresh-chain'; request: RequestSpec; field: string; tokens: string[] };
 
-/** A job for the load-generator child. `url` must be a loopback origin. */
+/**
+ * A job for the load-generator child. Every URL must be a loopback origin; with
+ * several (one per node), autocannon spreads the connections over them round-robin.
+ */
 export interface LoadJob {
-  url: string;
+  urls: string[];
   connections: number;
+  /** Requests per second across all connections; absent: as fast as the server answers. */
+  rate?: number;
   warmupSeconds: number;
   durationSeconds: number;
   scenario: LoadScenario;
 }
 
 export interface LatencySummary {
-  /** Milliseconds; autocannon records whole milliseconds. */
+  /** Milliseconds, from each 2xx response's hrtime duration (not autocannon's whole-ms histogram). */
   p50: number;
   p90: number;
   p99: number;
@@ -82,10 +87,13 @@ export interface HttpRound {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Summed over the case's server processes (nodes). */
   serverCpuS: number;
   loadCpuS: number;
-  /** CPU of shared services the case uses (redis-server), by name. */
+  /** CPU of shared services the case uses (redis-server; PostgreSQL's client backends), by name. */
   sidecarCpuS: Record<string, number>;
+  /** Commands those services executed during the measured run, where counted (Redis). */
+  sidecarCommands: Record<string, number>;
   /** This round's throughput divided by the baseline's in the same round. */
   ratio: number | null;
   bytesPerResponse: number;
@@ -102,6 +110,10 @@ export interface HttpCaseResult {
   note?: string;
   method: string;
   path: string;
+  /** Server processes sharing the load (1 unless the case runs several nodes). */
+  nodes: number;
+  /** The paced request rate, or null when the load ran as fast as the server answered. */
+  rate: number | null;
   /** Bytes of the credential header as sent (`cookie: …` or `authorization: …`), 0 if none. */
   credentialBytes: number;
   /** Bytes of the whole request as autocannon sends it (request line, headers, body). */
@@ -123,6 +135,8 @@ export interface HttpCaseResult {
     /** Server CPU microseconds per request (median over rounds): the cost that contention moves least. */
     serverCpuUsPerReq: number;
     sidecarCpuUsPerReq: Record<string, number>;
+    /** Median over rounds of commands per request (Redis): background traffic shows as a small fraction. */
+    sidecarCommandsPerReq: Record<string, number>;
     non2xx: number;
     errors: number;
     /** True when the load generator used ≥ 90 % of a core: the server may be faster than shown. */

@@ -37,6 +37,8 @@ export interface PostgresServer {
   /** `postgres://postgres@127.0.0.1:<port>/frontdesk` (trust auth, no password). */
   readonly url: string;
   readonly port: number;
+  /** The postmaster's pid (it changes across `restart()`); backends are its children. */
+  readonly pid: number;
   /** Fast shutdown (SIGINT), then removes the data dir. Idempotent. */
   stop(): Promise<void>;
   /** Stops the server if it runs and starts it again on the same port and data: for fault tests. */
@@ -221,6 +223,9 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     url: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE}`,
     port,
+    get pid() {
+      return proc.pid;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
