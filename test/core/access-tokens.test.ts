@@ -192,6 +192,20 @@ void describe('createTokenChecker', () => {
       assert.deepEqual(f.checker.stats, { hits: 1, misses: 1 }, 'the refusal came from the cached path');
     });
 
+    void it('serves a cached verification only to the identical token, not to one that merely ends the same', () => {
+      const f = fixture();
+      const token = f.token();
+      f.checker.verify(token);
+      // The verified signature with another payload (admin role): it shares every character of the
+      // signature, so it shares the cache key, and must still be verified in full and refused.
+      const [h, , sig] = token.split('.');
+      const forged = `${h ?? ''}.${b64u(JSON.stringify(f.claims({ role: 'admin' })))}.${sig ?? ''}`;
+      expectRefused(f.checker, forged);
+      assert.deepEqual(f.checker.stats, { hits: 0, misses: 2 }, 'the forged token was not a cache hit');
+      assert.equal(f.checker.verify(token).role, 'user');
+      assert.equal(f.checker.stats.hits, 1, 'the genuine token is still cached');
+    });
+
     void it('checks revocation on the first verification too', () => {
       const f = fixture();
       f.revoked.value = true;

@@ -90,7 +90,9 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
   // The hot path of every mode, synchronous when it can be: a Bearer caller whose user
   // is cached, or a session on a synchronous store, awaits nothing. Bodies are reused
   // per credential while their claims, user record and deadline are unchanged.
-  const tokenBodies = new BodyCache<string>();
+  // Keyed by the verified claims object, which the token checker hands out for exactly one
+  // token string until it expires: no hash of the whole token on this path.
+  const tokenBodies = new BodyCache<object>();
   const sessionBodies = new BodyCache<string>();
   const JSON_TYPE = 'application/json; charset=utf-8';
   const sendMe = (reply: FastifyReply, p: Principal): FastifyReply | Promise<FastifyReply> => {
@@ -106,11 +108,11 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
     if (header !== undefined) {
       const token = bearerToken(header);
       const p = auth.authenticateBearer(token);
-      let json = tokenBodies.get(token, p.claims, 0);
+      let json = tokenBodies.get(p.claims, p.claims, 0);
       if (json === undefined) {
         const body = auth.meFromToken(p);
         if (body === null) return sendMe(reply, p); // user not cached on this node yet
-        json = tokenBodies.set(token, p.claims, 0, JSON.stringify(body));
+        json = tokenBodies.set(p.claims, p.claims, 0, JSON.stringify(body));
       }
       return reply.type(JSON_TYPE).send(json);
     }
