@@ -6,7 +6,7 @@ import { AuthError } from './errors.js';
 import { generateKey, Keyring } from './keyring.js';
 import { Metrics } from './metrics.js';
 import { normalizePassword, normalizeUsername, usernameKey, type PasswordHasher } from './passwords.js';
-import { isPromise, type FamilyRecord, type FeedState, type MaybePromise, type Mode, type RevocationEvent, type RevokeReason, type Role, type SessionRecord, type Stores, type UserRecord } from './ports.js';
+import { isPromise, type FeedState, type MaybePromise, type Mode, type RevocationEvent, type RevokeReason, type RevokedFamily, type Role, type SessionRecord, type Stores, type UserRecord } from './ports.js';
 import { RevocationState } from './revocation.js';
 import { digest, looksLikeSecret, newId, newSecret, safeEqual } from './secrets.js';
 
@@ -230,7 +230,8 @@ export class Auth {
     this.metrics.inc('frontdesk_revocation_events_total', `type="${event.type}"`);
   }
 
-  private async denyGrants(family: FamilyRecord): Promise<void> {
+  /** Denies every access token the revoked family issued that is still unexpired. */
+  private async denyGrants(family: RevokedFamily): Promise<void> {
     const nowS = this.d.clock.now() / 1000;
     for (const g of family.grants) {
       if (g.exp > nowS) await this.emit({ type: 'jti', jti: g.jti, exp: g.exp }, (g.exp + this.d.config.leeway) * 1000);
@@ -427,8 +428,7 @@ export class Auth {
           userAgent,
           revokedAt: null,
           revokedReason: null,
-          grants: [{ jti: claims.jti, exp: claims.exp }],
-        });
+        }, { jti: claims.jti, exp: claims.exp });
         return {
           mode: 'hybrid',
           user: toPublicUser(user),

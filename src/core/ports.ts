@@ -115,7 +115,18 @@ export interface FamilyRecord {
   userAgent: string;
   revokedAt: number | null;
   revokedReason: RevokeReason | null;
-  /** Access tokens issued from this family that may still be unexpired: denied when the family dies. */
+}
+
+/**
+ * A family as one revocation left it, with the access tokens it issued that are
+ * still unexpired at the revocation's `now`: the caller denies those.
+ *
+ * Grants are not part of FamilyRecord on purpose: a family refreshed every few
+ * seconds issues hundreds of access tokens per access-token lifetime, and a
+ * rotation must not read or rewrite them. Stores append one grant per rotation
+ * and read them only here.
+ */
+export interface RevokedFamily extends FamilyRecord {
   grants: AccessGrant[];
 }
 
@@ -130,33 +141,41 @@ export interface RotateInput {
 }
 
 /**
- * - rotated: `oldHash` was current; `nextHash` is now current.
+ * - rotated: `oldHash` was current; `nextHash` is now current and `grant` is recorded.
  * - grace: `oldHash` was rotated to `nextHash` within the grace window; nothing changes but `grant` is recorded.
- * - reused: `oldHash` was rotated earlier (or to another successor); the family is now revoked with reason 'reused'.
+ * - reused: `oldHash` was rotated earlier (or to another successor); the family is now revoked with reason
+ *   'reused', and comes with its unexpired grants (`grant` is not recorded: no token is issued).
  * - revoked: the family was already revoked (the family carries the reason) or has expired.
  * - unknown: no such token.
  */
 export type RotateResult =
-  | { status: 'rotated' | 'grace' | 'reused' | 'revoked'; family: FamilyRecord }
+  | { status: 'rotated' | 'grace' | 'revoked'; family: FamilyRecord }
+  | { status: 'reused'; family: RevokedFamily }
   | { status: 'unknown' };
 
 export interface RefreshStore {
-  /** Creates the family with `currentHash` as its first token. */
-  createFamily(family: FamilyRecord): Promise<void>;
-  /** One atomic step: see RotateResult. */
+  /** Creates the family with `currentHash` as its first token, recording `grant` (the access token issued with it) if given. */
+  createFamily(family: FamilyRecord, grant?: AccessGrant): Promise<void>;
+  /** One atomic step: see RotateResult. Costs the same however often the family was rotated. */
   rotateRefresh(input: RotateInput): Promise<RotateResult>;
   /** The live family that token hash belongs to (current or rotated token), or null. */
   findFamilyByToken(tokenHash: string, now: number): Promise<FamilyRecord | null>;
-  /** Revokes one family of the user (by public ID); returns it as it was, or null if none was live. */
-  revokeFamily(userId: string, familyId: string, reason: RevokeReason, now: number): Promise<FamilyRecord | null>;
+  /**
+   * Revokes one family of the user (by public ID); returns it as it was, with the grants
+   * unexpired at `now`, or null if none was live. Atomic with rotation: a grant recorded by a
+   * rotation that won the race is returned, and no rotation records one afterwards.
+   */
+  revokeFamily(userId: string, familyId: string, reason: RevokeReason, now: number): Promise<RevokedFamily | null>;
   /** Revokes every live family of the user except `exceptFamilyId`; returns those revoked. */
   revokeUserFamilies(userId: string, reason: RevokeReason, now: number, exceptFamilyId?: string): Promise<FamilyRecord[]>;
   /** Live (unrevoked, unexpired) families of the user, newest first. */
   listUserFamilies(userId: string, now: number): Promise<FamilyRecord[]>;
   /** Revokes every live family; returns how many. */
   revokeAllFamilies(reason: RevokeReason, now: number): Promise<number>;
-  /** Deletes families (and their tokens) past `expiresAt`; revoked ones are kept until then so a replay still reads 'reused'. */
+  /** Deletes families (and their tokens and grants) past `expiresAt`; revoked ones are kept until then so a replay still reads 'reused'. */
   sweepFamilies(now: number): Promise<number>;
+  /** Deletes grants whose access token has expired at `now` (nothing is left to deny); returns how many. */
+  sweepGrants(now: number): Promise<number>;
 }
 
 /**

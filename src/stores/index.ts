@@ -36,6 +36,7 @@ export function composeStores(sql: Stores, redis: RedisStores, options: { famili
     sweepExpired: async (now) => ({
       sessions: await redis.sessions.sweepSessions(now),
       families: familiesInRedis ? await redis.refresh.sweepFamilies(now) : await sql.refresh.sweepFamilies(now),
+      grants: familiesInRedis ? await redis.refresh.sweepGrants(now) : await sql.refresh.sweepGrants(now),
       events: await redis.revocations.sweepEvents(now),
       keys: await sql.keys.sweepKeys(now),
       // Redis expires rate-limit windows by TTL; nothing is left for a sweep to count.

@@ -5,6 +5,7 @@ import type {
   KeyRecord,
   RevocationEvent,
   RevokeReason,
+  RevokedFamily,
   RotateInput,
   RotateResult,
   SessionRecord,
@@ -88,13 +89,6 @@ export function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
 }
 
-/** Adds `grant` (once per jti) and drops grants whose access token has expired at `now`. */
-export function mergeGrants(grants: readonly AccessGrant[], grant: AccessGrant, now: number): AccessGrant[] {
-  const live = grants.filter((g) => g.exp * 1000 > now && g.jti !== grant.jti);
-  if (grant.exp * 1000 > now) live.push({ jti: grant.jti, exp: grant.exp });
-  return live;
-}
-
 // Byte-wise UTF-8 order, the order SQLite's BINARY collation gives, so cursors agree across backends.
 const byKey = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
@@ -123,6 +117,8 @@ export function createMemoryStores(): Stores {
   const sessions = new Map<string, SessionRecord>();
   const families = new Map<string, FamilyRecord>();
   const tokens = new Map<string, TokenRow>();
+  // Per family, jti → exp (seconds) of the access tokens it issued: appended per rotation, read on revocation.
+  const grants = new Map<string, Map<string, number>>();
   const events: { id: number; event: RevocationEvent; expiresAt: number }[] = [];
   let lastEventId = 0;
   const keys = new Map<string, KeyRecord>();
@@ -153,6 +149,20 @@ export function createMemoryStores(): Stores {
     return structuredClone(family);
   };
 
+  const addGrant = (familyId: string, grant: AccessGrant, now: number): void => {
+    if (grant.exp * 1000 <= now) return;
+    let byJti = grants.get(familyId);
+    if (byJti === undefined) grants.set(familyId, (byJti = new Map<string, number>()));
+    byJti.set(grant.jti, grant.exp);
+  };
+
+  /** Revokes and returns the family with the grants still unexpired at `now`. */
+  const revokeWithGrants = (family: FamilyRecord, reason: RevokeReason, now: number): RevokedFamily => {
+    const live: AccessGrant[] = [];
+    for (const [jti, exp] of grants.get(family.id) ?? []) if (exp * 1000 > now) live.push({ jti, exp });
+    return { ...revoke(family, reason, now), grants: live };
+  };
+
   const sweepSessions = (now: number): number => {
     let n = 0;
     for (const [hash, s] of sessions) {
@@ -173,7 +183,22 @@ export function createMemoryStores(): Stores {
       }
     }
     for (const [hash, t] of tokens) if (dead.has(t.familyId)) tokens.delete(hash);
+    for (const id of dead) grants.delete(id);
     return dead.size;
+  };
+
+  const sweepGrants = (now: number): number => {
+    let n = 0;
+    for (const [familyId, byJti] of grants) {
+      for (const [jti, exp] of byJti) {
+        if (exp * 1000 <= now) {
+          byJti.delete(jti);
+          n++;
+        }
+      }
+      if (byJti.size === 0) grants.delete(familyId);
+    }
+    return n;
   };
 
   const sweepEvents = (now: number): number => {
@@ -301,12 +326,13 @@ export function createMemoryStores(): Stores {
     },
 
     refresh: {
-      createFamily: (family) =>
+      createFamily: (family, grant) =>
         op(() => {
           if (families.has(family.id)) throw new Error(`a refresh family with id ${family.id} already exists`);
           if (tokens.has(family.currentHash)) throw new Error('that refresh token hash is already in use');
           families.set(family.id, structuredClone(family));
           tokens.set(family.currentHash, { familyId: family.id, rotatedAt: null, successorHash: null });
+          if (grant) addGrant(family.id, grant, family.createdAt);
         }),
       rotateRefresh: (input: RotateInput) => op((): RotateResult => rotate(input)),
       findFamilyByToken: (tokenHash, now) =>
@@ -318,7 +344,7 @@ export function createMemoryStores(): Stores {
       revokeFamily: (userId, familyId, reason, now) =>
         op(() => {
           const f = families.get(familyId);
-          return f !== undefined && f.userId === userId && isLiveFamily(f, now) ? revoke(f, reason, now) : null;
+          return f !== undefined && f.userId === userId && isLiveFamily(f, now) ? revokeWithGrants(f, reason, now) : null;
         }),
       revokeUserFamilies: (userId, reason, now, exceptFamilyId) =>
         op(() =>
@@ -335,6 +361,7 @@ export function createMemoryStores(): Stores {
       revokeAllFamilies: (reason, now) =>
         op(() => [...families.values()].filter((f) => isLiveFamily(f, now)).map((f) => revoke(f, reason, now)).length),
       sweepFamilies: (now) => op(() => sweepFamilies(now)),
+      sweepGrants: (now) => op(() => sweepGrants(now)),
     },
 
     revocations: {
@@ -412,6 +439,7 @@ export function createMemoryStores(): Stores {
       op(() => ({
         sessions: sweepSessions(now),
         families: sweepFamilies(now),
+        grants: sweepGrants(now),
         events: sweepEvents(now),
         keys: sweepKeys(now),
         rateLimits: sweepWindows(now),
@@ -440,15 +468,15 @@ export function createMemoryStores(): Stores {
       token.successorHash = nextHash;
       family.currentHash = nextHash;
       family.lastUsedAt = now;
-      family.grants = mergeGrants(family.grants, grant, now);
+      addGrant(family.id, grant, now);
       return { status: 'rotated', family: structuredClone(family) };
     }
 
     // A rotated token: a concurrent duplicate (same successor, inside the window) or a replay.
     if (token.rotatedAt !== null && token.successorHash === nextHash && now - token.rotatedAt <= graceMs) {
-      family.grants = mergeGrants(family.grants, grant, now);
+      addGrant(family.id, grant, now);
       return { status: 'grace', family: structuredClone(family) };
     }
-    return { status: 'reused', family: revoke(family, 'reused', now) };
+    return { status: 'reused', family: revokeWithGrants(family, 'reused', now) };
   }
 }

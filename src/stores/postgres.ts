@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { AuthError, StoreUnavailableError } from '../core/errors.js';
 import type {
+  RevokedFamily,
   Role,
   RotateInput,
   RotateResult,
@@ -9,10 +10,10 @@ import type {
   UserRecord,
 } from '../core/ports.js';
 import { FeedHub, backoff, pause, redactUrl } from './feed.js';
-import { checkLimit, decodeUserCursor, encodeUserCursor, mergeGrants, parseEventCursor } from './memory.js';
+import { checkLimit, decodeUserCursor, encodeUserCursor, parseEventCursor } from './memory.js';
 import { postgresMigrations } from './sql/postgres-migrations.js';
 import type { Migration } from './sql/sqlite-migrations.js';
-import { toEvent, toFamily, toKey, toSession, type EventRow, type FamilyRow, type KeyRow, type SessionRow } from './sql/rows.js';
+import { toEvent, toFamily, toKey, toSession, type EventRow, type FamilyRow, type GrantRow, type KeyRow, type SessionRow } from './sql/rows.js';
 
 /*
  * The shared SQL backend: a `pg` pool per node. Single-use steps are one
@@ -91,9 +92,19 @@ const toUser = (r: UserRow): UserRecord => ({
 // Columns, not `*`, so the `seq` tie-breakers stay internal.
 const USER_COLS = 'id, username, username_key, name, role, disabled, password_hash, created_at, updated_at';
 const SESSION_COLS = 'id_hash, public_id, user_id, csrf_hash, created_at, last_used_at, idle_expires_at, expires_at, user_agent';
-const FAMILY_COLS =
-  'id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, revoked_at, revoked_reason, grants';
+const FAMILY_COLS = 'id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, revoked_at, revoked_reason';
 const KEY_COLS = 'kid, alg, private_key, public_jwk, created_at, retired_at, publish_until';
+
+// A grace duplicate may repeat a jti only in tests; DO NOTHING keeps one row per token.
+const INSERT_GRANT = 'INSERT INTO refresh_grants (family_id, jti, exp) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING';
+const ADVANCE_CTES = `WITH successor AS (INSERT INTO refresh_tokens (token_hash, family_id) VALUES ($2, $1)),
+  rotated AS (UPDATE refresh_tokens SET rotated_at = $3, successor_hash = $2 WHERE token_hash = $4)`;
+const ADVANCE_FAMILY = 'UPDATE refresh_families SET current_hash = $2, last_used_at = $3 WHERE id = $1';
+const ADVANCE = `${ADVANCE_CTES} ${ADVANCE_FAMILY}`;
+const ADVANCE_WITH_GRANT = `${ADVANCE_CTES},
+  granted AS (INSERT INTO refresh_grants (family_id, jti, exp) VALUES ($1, $5, $6) ON CONFLICT DO NOTHING) ${ADVANCE_FAMILY}`;
+// exp is whole seconds, so exp <= floor(now / 1000) is exactly "expired at now" (exp * 1000 <= now), and uses the index.
+const SWEEP_GRANTS = 'DELETE FROM refresh_grants WHERE exp <= $1';
 
 // BIGINT (oid 20) as a JS number: every BIGINT here is a millisecond time or an id, far below 2^53.
 const INT8_OID = 20;
@@ -491,9 +502,9 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
     },
 
     refresh: {
-      createFamily: (f) =>
+      createFamily: (f, grant) =>
         tx('createFamily', async (c) => {
-          await c.query(`INSERT INTO refresh_families (${FAMILY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+          await c.query(`INSERT INTO refresh_families (${FAMILY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
             f.id,
             f.userId,
             f.csrfHash,
@@ -504,9 +515,9 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
             f.userAgent,
             f.revokedAt,
             f.revokedReason,
-            JSON.stringify(f.grants),
           ]);
           await c.query('INSERT INTO refresh_tokens (token_hash, family_id) VALUES ($1, $2)', [f.currentHash, f.id]);
+          if (grant && grant.exp * 1000 > f.createdAt) await c.query(INSERT_GRANT, [f.id, grant.jti, grant.exp]);
         }),
       rotateRefresh: (input) => tx('rotateRefresh', (c) => rotate(c, input)),
       findFamilyByToken: async (tokenHash, now) =>
@@ -520,16 +531,17 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
           ),
           toFamily,
         ),
-      revokeFamily: async (userId, familyId, reason, now) =>
-        mapOrNull(
-          await one<FamilyRow>(
-            'revokeFamily',
-            `UPDATE refresh_families SET revoked_at = $4, revoked_reason = $3
-             WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > $4 RETURNING ${FAMILY_COLS}`,
-            [userId, familyId, reason, now],
-          ),
-          toFamily,
-        ),
+      revokeFamily: (userId, familyId, reason, now) =>
+        tx('revokeFamily', async (c) => {
+          const row = (
+            await c.query<FamilyRow>(
+              `UPDATE refresh_families SET revoked_at = $4, revoked_reason = $3
+               WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > $4 RETURNING ${FAMILY_COLS}`,
+              [userId, familyId, reason, now],
+            )
+          ).rows[0];
+          return row === undefined ? null : withLiveGrants(c, row, now);
+        }),
       revokeUserFamilies: async (userId, reason, now, exceptFamilyId) =>
         (
           await rows<FamilyRow>(
@@ -557,6 +569,7 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
           )
         ).rowCount ?? 0,
       sweepFamilies: async (now) => sweepFamilies(now),
+      sweepGrants: async (now) => (await run('sweepGrants', SWEEP_GRANTS, [Math.floor(now / 1000)])).rowCount ?? 0,
     },
 
     revocations: {
@@ -644,6 +657,7 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
       tx('sweepExpired', async (c) => ({
         sessions: (await c.query('DELETE FROM sessions WHERE idle_expires_at <= $1 OR expires_at <= $1', [now])).rowCount ?? 0,
         families: (await c.query('DELETE FROM refresh_families WHERE expires_at <= $1', [now])).rowCount ?? 0,
+        grants: (await c.query(SWEEP_GRANTS, [Math.floor(now / 1000)])).rowCount ?? 0,
         events: (await c.query('DELETE FROM revocation_events WHERE expires_at <= $1', [now])).rowCount ?? 0,
         keys: (await c.query('DELETE FROM signing_keys WHERE publish_until <= $1', [now])).rowCount ?? 0,
         rateLimits: (await c.query('DELETE FROM rate_limits WHERE reset_at <= $1', [now])).rowCount ?? 0,
@@ -663,7 +677,7 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
   }
 
   async function sweepFamilies(now: number): Promise<number> {
-    // Tokens go with their family through ON DELETE CASCADE.
+    // Tokens and grants go with their family through ON DELETE CASCADE.
     return (await run('sweepFamilies', 'DELETE FROM refresh_families WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }
 
@@ -687,28 +701,36 @@ function createStores(pool: pg.Pool, clientConfig: pg.ClientConfig, schema: stri
     const family = toFamily(row);
     if (family.revokedAt !== null || now >= family.expiresAt) return { status: 'revoked', family };
 
+    const live = grant.exp * 1000 > now;
     if (family.currentHash === oldHash) {
-      await c.query('INSERT INTO refresh_tokens (token_hash, family_id) VALUES ($1, $2)', [nextHash, family.id]);
-      await c.query('UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3 WHERE token_hash = $1', [oldHash, now, nextHash]);
-      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
-      const updated = await c.query<FamilyRow>(
-        `UPDATE refresh_families SET current_hash = $2, last_used_at = $3, grants = $4 WHERE id = $1 RETURNING ${FAMILY_COLS}`,
-        [family.id, nextHash, now, grants],
-      );
-      return { status: 'rotated', family: toFamily(mustGet(updated.rows[0])) };
+      // The successor, the old token's rotation, the family's new current token and the grant
+      // in one round trip: under the row lock nobody else can interleave anyway.
+      await c.query(live ? ADVANCE_WITH_GRANT : ADVANCE, live ? [family.id, nextHash, now, oldHash, grant.jti, grant.exp] : [family.id, nextHash, now, oldHash]);
+      family.currentHash = nextHash;
+      family.lastUsedAt = now;
+      return { status: 'rotated', family };
     }
 
     // A rotated token: a concurrent duplicate (same successor, inside the window) or a replay.
     if (token.rotated_at !== null && token.successor_hash === nextHash && now - token.rotated_at <= graceMs) {
-      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
-      const updated = await c.query<FamilyRow>(`UPDATE refresh_families SET grants = $2 WHERE id = $1 RETURNING ${FAMILY_COLS}`, [family.id, grants]);
-      return { status: 'grace', family: toFamily(mustGet(updated.rows[0])) };
+      if (live) await c.query(INSERT_GRANT, [family.id, grant.jti, grant.exp]);
+      return { status: 'grace', family };
     }
     const revoked = await c.query<FamilyRow>(
       `UPDATE refresh_families SET revoked_at = $2, revoked_reason = 'reused' WHERE id = $1 RETURNING ${FAMILY_COLS}`,
       [family.id, now],
     );
-    return { status: 'reused', family: toFamily(mustGet(revoked.rows[0])) };
+    return { status: 'reused', family: await withLiveGrants(c, mustGet(revoked.rows[0]), now) };
+  }
+
+  /**
+   * The family with its grants unexpired at `now`. Called after the statement that revoked it,
+   * in the same transaction: that statement waited for any rotation holding the row lock, and
+   * this one's fresh READ COMMITTED snapshot sees the grant such a rotation committed.
+   */
+  async function withLiveGrants(c: pg.PoolClient, row: FamilyRow, now: number): Promise<RevokedFamily> {
+    const grants = await c.query<GrantRow>('SELECT jti, exp FROM refresh_grants WHERE family_id = $1 AND exp > $2', [row.id, Math.floor(now / 1000)]);
+    return { ...toFamily(row), grants: grants.rows };
   }
 }
 

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { ErrorReply, createClient, createCluster, type RedisClientOptions } from 'redis';
 import { AuthError, StoreUnavailableError } from '../core/errors.js';
 import type {
+  AccessGrant,
   FamilyRecord,
   RateLimitStore,
   RefreshStore,
   RevocationEvent,
   RevocationStore,
   RevokeReason,
+  RevokedFamily,
   SessionRecord,
   SessionStore,
   StoredEvent,
@@ -28,6 +30,7 @@ import { checkLimit } from './memory.js';
  *   fd:{sx}              ZSET   every session by its deadline (sweeps, wipe)
  *   fd:{f:<familyId>}    HASH   a refresh family
  *   fd:{f:<familyId>}:t  HASH   every token the family had: hash → "" (current) | "<rotatedAt>|<successor>"
+ *   fd:{f:<familyId>}:g  ZSET   access tokens the family issued: jti by exp (seconds), read only on revocation
  *   fd:{t:<tokenHash>}   STRING token → family id (so a refresh finds its family's slot)
  *   fd:{u:<userId>}:f    ZSET   the user's families by deadline
  *   fd:{fx}              ZSET   every family by deadline (sweeps, wipe)
@@ -41,7 +44,7 @@ import { checkLimit } from './memory.js';
  * stream is the one key without a TTL (it would lose its last id, and so cursor
  * order): XADD trims it by age (MINID ~) and sweeps XDEL expired entries.
  *
- * Rotation is one Lua script on the family's slot (fd:{f:<id>} and its :t).
+ * Rotation is one Lua script on the family's slot (fd:{f:<id>}, its :t and :g).
  * Steps that span slots (a session and its user's index) write the index first,
  * so that "revoke everything of this user" can never miss a record; a crash in
  * between leaves only a dangling index member, which readers skip and prune.
@@ -112,6 +115,7 @@ export interface RedisKeys {
   sessionIndex: string;
   family(id: string): string;
   familyTokens(id: string): string;
+  familyGrants(id: string): string;
   token(hash: string): string;
   userFamilies(userId: string): string;
   familyIndex: string;
@@ -127,6 +131,7 @@ function redisKeys(p: string): RedisKeys {
     sessionIndex: `${p}{sx}`,
     family: (id) => `${p}{f:${id}}`,
     familyTokens: (id) => `${p}{f:${id}}:t`,
+    familyGrants: (id) => `${p}{f:${id}}:g`,
     token: (h) => `${p}{t:${h}}`,
     userFamilies: (u) => `${p}{u:${u}}:f`,
     familyIndex: `${p}{fx}`,
@@ -188,13 +193,41 @@ if tonumber(ARGV[1]) < deadline then return {'live', string.format('%d', deadlin
 redis.call('DEL', KEYS[1])
 return {'dead', s[1], s[2]}`);
 
-const FAMILY_CREATE = new Script(`
+/*
+ * A family's grants (the access tokens it issued) are a ZSET beside it, jti by exp in seconds:
+ * a rotation adds one member and drops the expired ones (each member is dropped once, so that
+ * is O(1) amortised), and only a revocation reads them. The key's TTL follows its
+ * longest-lived token plus SLACK_MS, so grants no one can need any more disappear by themselves.
+ * Families written before the ZSET existed kept a JSON array in the hash's `g` field: ADOPT moves
+ * it into the ZSET the first time such a family is rotated or revoked.
+ *
+ * Shared Lua, prepended to the scripts that touch grants. KEYS[1] family, KEYS[3] its grants.
+ */
+const GRANT_LUA = `
+local function add_grant(jti, exp, now, slack)
+  local ttl = exp * 1000 - now + slack
+  if ttl <= slack then return end
+  redis.call('ZADD', KEYS[3], string.format('%d', exp), jti)
+  if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], string.format('%d', ttl)) end
+end
+local function adopt(legacy, now, slack)
+  for _, g in ipairs(cjson.decode(legacy)) do add_grant(g.jti, g.exp, now, slack) end
+  redis.call('HDEL', KEYS[1], 'g')
+end
+local function live_grants(now)
+  return redis.call('ZRANGE', KEYS[3], '(' .. string.format('%d', math.floor(now / 1000)), '+inf', 'BYSCORE', 'WITHSCORES')
+end
+`;
+
+/** ARGV: the family's fields, grant jti, grant exp, TTL, SLACK_MS. */
+const FAMILY_CREATE = new Script(`${GRANT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('a refresh family with that id already exists') end
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', ARGV[2], 'h', ARGV[3], 'ca', ARGV[4], 'lu', ARGV[5], 'ea', ARGV[6], 'ua', ARGV[7], 'g', ARGV[10])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'c', ARGV[2], 'h', ARGV[3], 'ca', ARGV[4], 'lu', ARGV[5], 'ea', ARGV[6], 'ua', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'ra', ARGV[8], 'rr', ARGV[9]) end
 redis.call('HSET', KEYS[2], ARGV[3], '')
-redis.call('PEXPIRE', KEYS[1], ARGV[11])
-redis.call('PEXPIRE', KEYS[2], ARGV[11])
+redis.call('PEXPIRE', KEYS[1], ARGV[12])
+redis.call('PEXPIRE', KEYS[2], ARGV[12])
+add_grant(ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[4]), tonumber(ARGV[13]))
 return 1`);
 
 /** The family if ARGV[1] is one of its tokens, else an empty list. */
@@ -203,63 +236,64 @@ if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return {} end
 return redis.call('HGETALL', KEYS[1])`);
 
 /**
- * The rotation step (see RotateResult). KEYS: family, its tokens.
- * ARGV: oldHash, nextHash, now, graceMs, grant jti, grant exp.
- * Answers {status, family fields (HGETALL)} or {'unknown'}.
+ * The rotation step (see RotateResult). KEYS: family, its tokens, its grants.
+ * ARGV: oldHash, nextHash, now, graceMs, grant jti, grant exp, SLACK_MS.
+ * Answers {status, family fields (HGETALL)}, {'reused', fields, live grants (ZRANGE WITHSCORES)} or {'unknown'}.
  */
-const FAMILY_ROTATE = new Script(`
+const FAMILY_ROTATE = new Script(`${GRANT_LUA}
 local now = tonumber(ARGV[3])
+local slack = tonumber(ARGV[7])
 local f = redis.call('HMGET', KEYS[1], 'h', 'ea', 'ra', 'g')
 if not f[1] then return {'unknown'} end
 local t = redis.call('HGET', KEYS[2], ARGV[1])
 if not t then return {'unknown'} end
+if f[4] then adopt(f[4], now, slack) end
 if f[3] or now >= tonumber(f[2]) then return {'revoked', redis.call('HGETALL', KEYS[1])} end
 
--- Keeps grants whose token is unexpired, adds this one once (mergeGrants in memory.ts).
-local function merged()
-  local out = {}
-  local jti, exp = ARGV[5], tonumber(ARGV[6])
-  for _, g in ipairs(cjson.decode(f[4])) do
-    if g.exp * 1000 > now and g.jti ~= jti then out[#out + 1] = g end
-  end
-  if exp * 1000 > now then out[#out + 1] = { jti = jti, exp = exp } end
-  if #out == 0 then return '[]' end
-  return cjson.encode(out)
+local function grant()
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%d', math.floor(now / 1000)))
+  add_grant(ARGV[5], tonumber(ARGV[6]), now, slack)
 end
 
 if f[1] == ARGV[1] then
   if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return redis.error_reply('the successor refresh token hash is already in use') end
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '|' .. ARGV[2], ARGV[2], '')
-  redis.call('HSET', KEYS[1], 'h', ARGV[2], 'lu', ARGV[3], 'g', merged())
+  redis.call('HSET', KEYS[1], 'h', ARGV[2], 'lu', ARGV[3])
+  grant()
   return {'rotated', redis.call('HGETALL', KEYS[1])}
 end
 
 -- A rotated token: a concurrent duplicate (same successor, inside the window) or a replay.
 local sep = string.find(t, '|', 1, true)
 if sep and string.sub(t, sep + 1) == ARGV[2] and now - tonumber(string.sub(t, 1, sep - 1)) <= tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'g', merged())
+  grant()
   return {'grace', redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'ra', ARGV[3], 'rr', 'reused')
-return {'reused', redis.call('HGETALL', KEYS[1])}`);
+return {'reused', redis.call('HGETALL', KEYS[1]), live_grants(now)}`);
 
-/** Revokes a live family (of user ARGV[1] when given); answers its fields or nil. */
-const FAMILY_REVOKE = new Script(`
-local f = redis.call('HMGET', KEYS[1], 'u', 'ea', 'ra')
+/**
+ * Revokes a live family (of user ARGV[1] when given). KEYS: family, its tokens (unused), its grants.
+ * ARGV: userId, reason, now, SLACK_MS, '1' to answer the live grants too. Answers {fields, live grants or {}} or nil.
+ */
+const FAMILY_REVOKE = new Script(`${GRANT_LUA}
+local f = redis.call('HMGET', KEYS[1], 'u', 'ea', 'ra', 'g')
 if not f[1] then return false end
 if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return false end
 if f[3] or tonumber(ARGV[3]) >= tonumber(f[2]) then return false end
+if f[4] then adopt(f[4], tonumber(ARGV[3]), tonumber(ARGV[4])) end
 redis.call('HSET', KEYS[1], 'ra', ARGV[3], 'rr', ARGV[2])
-return redis.call('HGETALL', KEYS[1])`);
+if ARGV[5] ~= '1' then return {redis.call('HGETALL', KEYS[1]), {}} end
+return {redis.call('HGETALL', KEYS[1]), live_grants(tonumber(ARGV[3]))}`);
 
-/** Deletes a family past its deadline: {'dead', userId, token hashes…} | {'live'} | {'gone'}. */
+/** Deletes a family past its deadline: {'dead', userId, token hashes…} | {'live'} | {'gone'}. KEYS: family, tokens, grants. */
 const FAMILY_SWEEP = new Script(`
 local f = redis.call('HMGET', KEYS[1], 'u', 'ea')
 if not f[1] then return {'gone'} end
 if tonumber(ARGV[1]) < tonumber(f[2]) then return {'live'} end
 local out = {'dead', f[1]}
 for _, h in ipairs(redis.call('HKEYS', KEYS[2])) do out[#out + 1] = h end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return out`);
 
 /** XADD trimmed by age on Redis's own clock, and the same event on pub/sub for other services. */
@@ -420,8 +454,15 @@ function toFamily(id: string, f: Fields): FamilyRecord {
     userAgent: str(f['ua']),
     revokedAt: f['ra'] === undefined ? null : num(f['ra']),
     revokedReason: (f['rr'] as RevokeReason | undefined) ?? null,
-    grants: (JSON.parse(str(f['g'])) as { jti: string; exp: number }[]).map((g) => ({ jti: g.jti, exp: g.exp })),
   };
+}
+
+/** ZRANGE … WITHSCORES's flat [jti, exp, …] list as grants. */
+function grantsOf(reply: unknown): AccessGrant[] {
+  const out: AccessGrant[] = [];
+  if (!Array.isArray(reply)) return out;
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push({ jti: String(reply[i]), exp: num(String(reply[i + 1])) });
+  return out;
 }
 
 /**
@@ -631,9 +672,18 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
 
   const familyFields = async (op: string, id: string): Promise<Fields> => fieldsOf(await send(op, k.family(id), ['HGETALL', k.family(id)]));
 
+  const familyKeys = (id: string): string[] => [k.family(id), k.familyTokens(id), k.familyGrants(id)];
+
+  /** Revokes one family; its grants are read only for callers that deny them (the others bump the user's epoch). */
+  const revokeScript = async (op: string, id: string, userId: string, reason: RevokeReason, now: number, withGrants: boolean) =>
+    (await evalScript(op, FAMILY_REVOKE, familyKeys(id), [userId, reason, now, SLACK_MS, withGrants ? '1' : ''])) as [unknown, unknown] | null;
   const revokeOne = async (op: string, id: string, userId: string, reason: RevokeReason, now: number): Promise<FamilyRecord | null> => {
-    const r = await evalScript(op, FAMILY_REVOKE, [k.family(id)], [userId, reason, now]);
-    return r === null ? null : toFamily(id, fieldsOf(r));
+    const r = await revokeScript(op, id, userId, reason, now, false);
+    return r === null ? null : toFamily(id, fieldsOf(r[0]));
+  };
+  const revokeWithGrants = async (op: string, id: string, userId: string, reason: RevokeReason, now: number): Promise<RevokedFamily | null> => {
+    const r = await revokeScript(op, id, userId, reason, now, true);
+    return r === null ? null : { ...toFamily(id, fieldsOf(r[0])), grants: grantsOf(r[1]) };
   };
 
   const sweepFamilies = async (now: number): Promise<number> => {
@@ -643,7 +693,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       if (due.length === 0) return swept;
       await Promise.all(
         due.map(async (id) => {
-          const r = (await evalScript('sweepFamilies', FAMILY_SWEEP, [k.family(id), k.familyTokens(id)], [now])) as string[];
+          const r = (await evalScript('sweepFamilies', FAMILY_SWEEP, familyKeys(id), [now])) as string[];
           if (r[0] === 'live') return; // cannot happen (a family's deadline never moves); left indexed
           if (r[0] === 'dead') {
             swept++;
@@ -660,7 +710,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
   };
 
   const refresh: RefreshStore = {
-    createFamily: async (f) => {
+    createFamily: async (f, grant) => {
       const ttl = ttlMs(f.expiresAt, f.createdAt);
       await Promise.all([
         indexAdd('createFamily', k.userFamilies(f.userId), f.id, f.expiresAt, ttl),
@@ -671,8 +721,8 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       await evalScript(
         'createFamily',
         FAMILY_CREATE,
-        [k.family(f.id), k.familyTokens(f.id)],
-        [f.userId, f.csrfHash, f.currentHash, f.createdAt, f.lastUsedAt, f.expiresAt, f.userAgent, f.revokedAt ?? '', f.revokedReason ?? '', JSON.stringify(f.grants), ttl],
+        familyKeys(f.id),
+        [f.userId, f.csrfHash, f.currentHash, f.createdAt, f.lastUsedAt, f.expiresAt, f.userAgent, f.revokedAt ?? '', f.revokedReason ?? '', grant?.jti ?? '', grant?.exp ?? 0, ttl, SLACK_MS],
       );
     },
     rotateRefresh: async ({ oldHash, nextHash, now, graceMs, grant }) => {
@@ -685,11 +735,13 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       // If the script decides otherwise the look-up names a family that never had that token: it reads as unknown.
       const [, r] = await Promise.all([
         send('rotateRefresh', k.token(nextHash), ['SET', k.token(nextHash), familyId, 'PX', String(pttl > 0 ? pttl : SLACK_MS)]),
-        evalScript('rotateRefresh', FAMILY_ROTATE, [k.family(familyId), k.familyTokens(familyId)], [oldHash, nextHash, now, graceMs, grant.jti, grant.exp]),
+        evalScript('rotateRefresh', FAMILY_ROTATE, familyKeys(familyId), [oldHash, nextHash, now, graceMs, grant.jti, grant.exp, SLACK_MS]),
       ]);
-      const [status, fields] = r as [string, unknown];
+      const [status, fields, grants] = r as [string, unknown, unknown];
       if (status === 'unknown') return { status: 'unknown' };
-      return { status: status as 'rotated' | 'grace' | 'reused' | 'revoked', family: toFamily(familyId, fieldsOf(fields)) };
+      const family = toFamily(familyId, fieldsOf(fields));
+      if (status === 'reused') return { status, family: { ...family, grants: grantsOf(grants) } };
+      return { status: status as 'rotated' | 'grace' | 'revoked', family };
     },
     findFamilyByToken: async (tokenHash, now) => {
       const familyId = (await send('findFamilyByToken', k.token(tokenHash), ['GET', k.token(tokenHash)])) as string | null;
@@ -699,7 +751,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       const family = toFamily(familyId, f);
       return family.revokedAt === null && now < family.expiresAt ? family : null;
     },
-    revokeFamily: (userId, familyId, reason, now) => revokeOne('revokeFamily', familyId, userId, reason, now),
+    revokeFamily: (userId, familyId, reason, now) => revokeWithGrants('revokeFamily', familyId, userId, reason, now),
     revokeUserFamilies: async (userId, reason, now, exceptFamilyId) => {
       const ids = (await members('revokeUserFamilies', k.userFamilies(userId))).filter((id) => id !== exceptFamilyId);
       const revoked = await Promise.all(ids.map((id) => revokeOne('revokeUserFamilies', id, userId, reason, now)));
@@ -726,6 +778,8 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
       }
     },
     sweepFamilies,
+    // Rotations drop expired grants and each family's grants key expires with its last token.
+    sweepGrants: () => Promise.resolve(0),
   };
 
   // ── revocation events ─────────────────────────────────────────────────────
@@ -864,6 +918,7 @@ export async function openRedisStores(options: RedisOptions): Promise<RedisStore
     sweepExpired: async (now) => ({
       sessions: await sweepSessions(now),
       families: await sweepFamilies(now),
+      grants: 0,
       events: await sweepEvents(now),
       rateLimits: 0,
     }),

@@ -3,17 +3,19 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../core/errors.js';
 import type {
+  AccessGrant,
   FamilyRecord,
   RevokeReason,
+  RevokedFamily,
   Role,
   RotateInput,
   RotateResult,
   Stores,
   UserRecord,
 } from '../core/ports.js';
-import { EventHub, checkLimit, decodeUserCursor, encodeUserCursor, mergeGrants, parseEventCursor } from './memory.js';
+import { EventHub, checkLimit, decodeUserCursor, encodeUserCursor, parseEventCursor } from './memory.js';
 import { sqliteMigrations, type Migration } from './sql/sqlite-migrations.js';
-import { toEvent, toFamily, toKey, toSession, type EventRow, type FamilyRow, type KeyRow, type SessionRow } from './sql/rows.js';
+import { toEvent, toFamily, toKey, toSession, type EventRow, type FamilyRow, type GrantRow, type KeyRow, type SessionRow } from './sql/rows.js';
 
 /*
  * The embedded backend: one better-sqlite3 connection per node. The driver is
@@ -44,8 +46,8 @@ interface UserRow {
 
 
 
-interface TokenRow {
-  family_id: string;
+/** A token with its family, as the rotation reads them in one look-up. */
+interface TokenFamilyRow extends FamilyRow {
   rotated_at: number | null;
   successor_hash: string | null;
 }
@@ -244,17 +246,22 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
 
     insertFamily: db.prepare<FamilyRow>(
       `INSERT INTO refresh_families
-         (id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, revoked_at, revoked_reason, grants)
-       VALUES (@id, @user_id, @csrf_hash, @current_hash, @created_at, @last_used_at, @expires_at, @user_agent, @revoked_at, @revoked_reason, @grants)`,
+         (id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, revoked_at, revoked_reason)
+       VALUES (@id, @user_id, @csrf_hash, @current_hash, @created_at, @last_used_at, @expires_at, @user_agent, @revoked_at, @revoked_reason)`,
     ),
     insertToken: db.prepare<[string, string]>('INSERT INTO refresh_tokens (token_hash, family_id) VALUES (?, ?)'),
-    tokenByHash: db.prepare<[string], TokenRow>('SELECT family_id, rotated_at, successor_hash FROM refresh_tokens WHERE token_hash = ?'),
-    familyById: db.prepare<[string], FamilyRow>('SELECT * FROM refresh_families WHERE id = ?'),
-    markRotated: db.prepare<[number, string, string]>('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ?'),
-    advanceFamily: db.prepare<[string, number, string, string], FamilyRow>(
-      'UPDATE refresh_families SET current_hash = ?, last_used_at = ?, grants = ? WHERE id = ? RETURNING *',
+    // The token and its family in one look-up: the rotation decides on both.
+    tokenWithFamily: db.prepare<[string], TokenFamilyRow>(
+      `SELECT f.*, t.rotated_at, t.successor_hash FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+       WHERE t.token_hash = ?`,
     ),
-    setGrants: db.prepare<[string, string], FamilyRow>('UPDATE refresh_families SET grants = ? WHERE id = ? RETURNING *'),
+    markRotated: db.prepare<[number, string, string]>('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ?'),
+    advanceFamily: db.prepare<[string, number, string]>('UPDATE refresh_families SET current_hash = ?, last_used_at = ? WHERE id = ?'),
+    // A grace duplicate may repeat a jti only in tests; ignoring it keeps one row per token.
+    insertGrant: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO refresh_grants (family_id, jti, exp) VALUES (?, ?, ?)'),
+    // exp is in seconds: `exp > now / 1000` is "unexpired at now", the same test as exp * 1000 > now.
+    liveGrants: db.prepare<[string, number], GrantRow>('SELECT jti, exp FROM refresh_grants WHERE family_id = ? AND exp > ?'),
+    sweepGrants: db.prepare<[number]>('DELETE FROM refresh_grants WHERE exp <= ?'),
     liveFamilyByToken: db.prepare<{ token_hash: string; now: number }, FamilyRow>(
       `SELECT f.* FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
        WHERE t.token_hash = @token_hash AND f.revoked_at IS NULL AND f.expires_at > @now`,
@@ -277,7 +284,7 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
     revokeAllFamilies: db.prepare<{ reason: RevokeReason; now: number }>(
       'UPDATE refresh_families SET revoked_at = @now, revoked_reason = @reason WHERE revoked_at IS NULL AND expires_at > @now',
     ),
-    // Tokens go with their family through ON DELETE CASCADE.
+    // Tokens and grants go with their family through ON DELETE CASCADE.
     sweepFamilies: db.prepare<[number]>('DELETE FROM refresh_families WHERE expires_at <= ?'),
 
     lastEventId: db.prepare<[], { id: number }>('SELECT max(id) AS id FROM revocation_events'),
@@ -349,7 +356,12 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
     }
   };
 
-  const createFamily = db.transaction((f: FamilyRecord) => {
+  // One row per issued access token, never a rewrite of the family's: rotation cost stays flat.
+  const addGrant = (familyId: string, grant: AccessGrant, now: number): void => {
+    if (grant.exp * 1000 > now) q.insertGrant.run(familyId, grant.jti, grant.exp);
+  };
+
+  const createFamily = db.transaction((f: FamilyRecord, grant: AccessGrant | undefined) => {
     q.insertFamily.run({
       id: f.id,
       user_id: f.userId,
@@ -361,31 +373,40 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
       user_agent: f.userAgent,
       revoked_at: f.revokedAt,
       revoked_reason: f.revokedReason,
-      grants: JSON.stringify(f.grants),
     });
     q.insertToken.run(f.currentHash, f.id);
+    if (grant) addGrant(f.id, grant, f.createdAt);
   });
 
+  const withLiveGrants = (row: FamilyRow, now: number): RevokedFamily => ({ ...toFamily(row), grants: q.liveGrants.all(row.id, now / 1000) });
+
   const rotate = db.transaction(({ oldHash, nextHash, now, graceMs, grant }: RotateInput): RotateResult => {
-    const token = q.tokenByHash.get(oldHash);
-    const row = token === undefined ? undefined : q.familyById.get(token.family_id);
-    if (token === undefined || row === undefined) return { status: 'unknown' };
+    const row = q.tokenWithFamily.get(oldHash);
+    if (row === undefined) return { status: 'unknown' };
     const family = toFamily(row);
     if (family.revokedAt !== null || now >= family.expiresAt) return { status: 'revoked', family };
 
     if (family.currentHash === oldHash) {
       q.insertToken.run(nextHash, family.id);
       q.markRotated.run(now, nextHash, oldHash);
-      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
-      return { status: 'rotated', family: toFamily(mustGet(q.advanceFamily.get(nextHash, now, grants, family.id))) };
+      q.advanceFamily.run(nextHash, now, family.id);
+      addGrant(family.id, grant, now);
+      family.currentHash = nextHash;
+      family.lastUsedAt = now;
+      return { status: 'rotated', family };
     }
 
     // A rotated token: a concurrent duplicate (same successor, inside the window) or a replay.
-    if (token.rotated_at !== null && token.successor_hash === nextHash && now - token.rotated_at <= graceMs) {
-      const grants = JSON.stringify(mergeGrants(family.grants, grant, now));
-      return { status: 'grace', family: toFamily(mustGet(q.setGrants.get(grants, family.id))) };
+    if (row.rotated_at !== null && row.successor_hash === nextHash && now - row.rotated_at <= graceMs) {
+      addGrant(family.id, grant, now);
+      return { status: 'grace', family };
     }
-    return { status: 'reused', family: toFamily(mustGet(q.revokeFamilyById.get(now, 'reused', family.id))) };
+    return { status: 'reused', family: withLiveGrants(mustGet(q.revokeFamilyById.get(now, 'reused', family.id)), now) };
+  });
+
+  const revokeFamily = db.transaction((userId: string, familyId: string, reason: RevokeReason, now: number): RevokedFamily | null => {
+    const row = q.revokeFamily.get({ user_id: userId, id: familyId, reason, now });
+    return row === undefined ? null : withLiveGrants(row, now);
   });
 
   const getOrCreateSecret = db.transaction((name: string, candidate: string): string => {
@@ -396,6 +417,7 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
   const sweepAll = db.transaction((now: number) => ({
     sessions: q.sweepSessions.run({ now }).changes,
     families: q.sweepFamilies.run(now).changes,
+    grants: q.sweepGrants.run(now / 1000).changes,
     events: q.sweepEvents.run(now).changes,
     keys: q.sweepKeys.run(now).changes,
     rateLimits: q.sweepLimits.run(now).changes,
@@ -497,13 +519,12 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
     },
 
     refresh: {
-      createFamily: (f) => call('createFamily', () => createFamily.immediate(f)),
+      createFamily: (f, grant) => call('createFamily', () => createFamily.immediate(f, grant)),
       // IMMEDIATE takes the write lock before the first read, so two processes cannot both see the token as current.
       rotateRefresh: (input) => call('rotateRefresh', () => rotate.immediate(input)),
       findFamilyByToken: (tokenHash, now) =>
         call('findFamilyByToken', () => mapOrNull(q.liveFamilyByToken.get({ token_hash: tokenHash, now }), toFamily)),
-      revokeFamily: (userId, familyId, reason, now) =>
-        call('revokeFamily', () => mapOrNull(q.revokeFamily.get({ user_id: userId, id: familyId, reason, now }), toFamily)),
+      revokeFamily: (userId, familyId, reason, now) => call('revokeFamily', () => revokeFamily.immediate(userId, familyId, reason, now)),
       revokeUserFamilies: (userId, reason, now, exceptFamilyId) =>
         call('revokeUserFamilies', () =>
           q.revokeUserFamilies.all({ user_id: userId, except: exceptFamilyId ?? null, reason, now }).map(toFamily),
@@ -511,6 +532,7 @@ function createStores(db: Database.Database, pollEventsMs: number): Stores {
       listUserFamilies: (userId, now) => call('listUserFamilies', () => q.listUserFamilies.all({ user_id: userId, now }).map(toFamily)),
       revokeAllFamilies: (reason, now) => call('revokeAllFamilies', () => q.revokeAllFamilies.run({ reason, now }).changes),
       sweepFamilies: (now) => call('sweepFamilies', () => q.sweepFamilies.run(now).changes),
+      sweepGrants: (now) => call('sweepGrants', () => q.sweepGrants.run(now / 1000).changes),
     },
 
     revocations: {

@@ -65,7 +65,7 @@ async function writeOneOfEach(stores: Stores): Promise<void> {
   });
   await stores.refresh.createFamily({
     id: `f-${Math.random()}`, userId: u!.id, csrfHash: 'c', currentHash: `t-${Math.random()}`, createdAt: T0, lastUsedAt: T0, expiresAt: Date.now() + 60_000, userAgent: 'ua',
-    revokedAt: null, revokedReason: null, grants: [],
+    revokedAt: null, revokedReason: null,
   });
   await stores.revocations.append({ type: 'all', not_before: 1 }, Date.now() + 60_000);
 }
@@ -114,7 +114,7 @@ void describe('openStores in every combination', () => {
       assert.ok(Number(await redis.cli('DBSIZE')) >= keysBefore + 4);
       assert.equal(await redis.cli('TYPE', 'fd:{ev}'), 'stream');
       const swept = await stores.sweepExpired(Date.now() + 120_000);
-      assert.deepEqual(Object.keys(swept).sort(), ['events', 'families', 'keys', 'rateLimits', 'sessions']);
+      assert.deepEqual(Object.keys(swept).sort(), ['events', 'families', 'grants', 'keys', 'rateLimits', 'sessions']);
       assert.ok((swept['sessions'] ?? 0) >= 1 && (swept['families'] ?? 0) >= 1 && (swept['events'] ?? 0) >= 1);
     } finally {
       await stores.close();

@@ -74,6 +74,45 @@ void describe('postgres store specifics', () => {
     );
   });
 
+  void it('moves the grants of families written before the grants table into it, so a revocation still denies them', async () => {
+    const schema = freshSchema();
+    const before = postgresMigrations.findIndex((m) => m.name === 'refresh_grants_table');
+    assert.ok(before > 0);
+    // A database as the release before the grants table left it: migrations up to it, a family with its JSON grants.
+    await sql(`CREATE SCHEMA ${schema}`);
+    await sql(`CREATE TABLE ${schema}.schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+    for (const m of postgresMigrations.slice(0, before)) {
+      await sql(`SET search_path = ${schema}; ${m.sql}`);
+      await sql(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+    }
+    await sql(
+      `INSERT INTO ${schema}.users (id, username, username_key, name, role, disabled, password_hash, created_at, updated_at)
+       VALUES ('u-alice', 'Alice', 'alice', 'Alice', 'admin', false, 'hash', $1, $1)`,
+      [T0],
+    );
+    const grants = [{ jti: 'old-live', exp: T0 / 1000 + 600 }, { jti: 'old-expired', exp: T0 / 1000 - 1 }, { jti: 'old-live-2', exp: T0 / 1000 + 900 }];
+    await sql(
+      `INSERT INTO ${schema}.refresh_families (id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, grants)
+       VALUES ('fam-old', 'u-alice', 'c', 'rt-old', $1, $1, $2, 'ua', $3)`,
+      [T0, T0 + 3_600_000, JSON.stringify(grants)],
+    );
+    await sql(`INSERT INTO ${schema}.refresh_tokens (token_hash, family_id) VALUES ('rt-old', 'fam-old')`);
+
+    const stores = await openPostgresStores({ url: server.url, schema, poolSize: 2 });
+    try {
+      const r = await stores.refresh.rotateRefresh({ oldHash: 'rt-old', nextHash: 'rt-new', now: T0, graceMs: 10_000, grant: { jti: 'new', exp: T0 / 1000 + 600 } });
+      assert.ok(r.status === 'rotated');
+      assert.deepEqual(r.family, {
+        id: 'fam-old', userId: 'u-alice', csrfHash: 'c', currentHash: 'rt-new', createdAt: T0, lastUsedAt: T0,
+        expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null,
+      });
+      const revoked = await stores.refresh.revokeFamily('u-alice', 'fam-old', 'logout', T0);
+      assert.deepEqual(revoked?.grants.map((g) => g.jti).sort(), ['new', 'old-live', 'old-live-2']);
+    } finally {
+      await stores.close();
+    }
+  });
+
   void it('refuses a database written by a newer Frontdesk, naming both versions', async () => {
     const schema = freshSchema();
     await (await openPostgresStores({ url: server.url, schema })).close();
@@ -103,7 +142,7 @@ void describe('postgres store specifics', () => {
       await a.users.createUser(alice);
       await a.refresh.createFamily({
         id: 'fam-race', userId: alice.id, csrfHash: 'c', currentHash: 'rt-race', createdAt: T0, lastUsedAt: T0,
-        expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null, grants: [],
+        expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null,
       });
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
@@ -115,7 +154,7 @@ void describe('postgres store specifics', () => {
       assert.equal(statuses.filter((s) => s === 'grace').length, 49, statuses.join());
       const family = await a.refresh.findFamilyByToken('rt-next', T0 + 1000);
       assert.equal(family?.currentHash, 'rt-next');
-      assert.equal(family.grants.length, 50);
+      assert.equal((await a.refresh.revokeFamily(alice.id, 'fam-race', 'logout', T0 + 1000))?.grants.length, 50);
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
@@ -199,8 +238,8 @@ void describe('postgres store specifics', () => {
         await stores.refresh.createFamily({
           id: `f${i}`.padEnd(22, 'x'), userId: alice.id, csrfHash: `c${i}`.padEnd(43, 'x'), currentHash: `t${i}`.padEnd(43, 'x'),
           createdAt: T0, lastUsedAt: T0, expiresAt: T0 + (i % 2 === 0 ? 1 : 1_209_600_000), userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
-          revokedAt: null, revokedReason: null, grants: [{ jti: `j${i}`.padEnd(22, 'x'), exp: T0 / 1000 + 600 }],
-        });
+          revokedAt: null, revokedReason: null,
+        }, { jti: `j${i}`.padEnd(22, 'x'), exp: T0 / 1000 + 600 });
         await stores.revocations.append({ type: 'jti', jti: `j${i}`.padEnd(22, 'x'), exp: T0 / 1000 + (i % 2 === 0 ? 0 : 600) }, T0 + (i % 2 === 0 ? 1 : 630_000));
       }
       await sql(`ANALYZE ${schema}.sessions, ${schema}.refresh_families, ${schema}.refresh_tokens, ${schema}.revocation_events`);

@@ -40,11 +40,14 @@ void describe('redis cluster specifics', () => {
         });
         await r.refresh.createFamily({
           id: `f${i}`, userId: `u${i % 3}`, csrfHash: 'c', currentHash: `t${i}`, createdAt: T0, lastUsedAt: T0, expiresAt: T0 + 60_000, userAgent: 'ua',
-          revokedAt: null, revokedReason: null, grants: [],
-        });
+          revokedAt: null, revokedReason: null,
+        }, { jti: `j0-${i}`, exp: T0 / 1000 + 60 });
       }
       const slotOf = async (key: string): Promise<number> => Number(await redisCommand(cluster.nodes[0]!.port, ['CLUSTER', 'KEYSLOT', key]));
-      for (let i = 0; i < 30; i++) assert.equal(await slotOf(r.keys.family(`f${i}`)), await slotOf(r.keys.familyTokens(`f${i}`)));
+      for (let i = 0; i < 30; i++) {
+        assert.equal(await slotOf(r.keys.family(`f${i}`)), await slotOf(r.keys.familyTokens(`f${i}`)));
+        assert.equal(await slotOf(r.keys.family(`f${i}`)), await slotOf(r.keys.familyGrants(`f${i}`)));
+      }
       const counts = await Promise.all(
         cluster.nodes.map(async (n) => Number(await redisCommand(n.port, ['EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${prefix}*`]))),
       );
@@ -52,7 +55,7 @@ void describe('redis cluster specifics', () => {
         counts.every((c) => c > 0),
         `keys on every master: ${counts.join(', ')}`,
       );
-      // A rotation (a two-key script) on each of them works.
+      // A rotation (a three-key script) on each of them works.
       for (let i = 0; i < 30; i++) {
         const res = await r.refresh.rotateRefresh({ oldHash: `t${i}`, nextHash: `t${i}'`, now: T0 + 1, graceMs: 0, grant: { jti: `j${i}`, exp: T0 / 1000 + 60 } });
         assert.equal(res.status, 'rotated');

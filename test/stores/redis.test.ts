@@ -64,13 +64,13 @@ void describe('redis store specifics', () => {
       await r.sessions.touchSession('h1', T0 + 60_000, T0 + 1_860_000);
       await r.refresh.createFamily({
         id: 'f1', userId: 'u1', csrfHash: 'c', currentHash: 't1', createdAt: T0, lastUsedAt: T0, expiresAt: T0 + 1_209_600_000, userAgent: 'ua',
-        revokedAt: null, revokedReason: null, grants: [],
+        revokedAt: null, revokedReason: null,
       });
       await r.refresh.rotateRefresh({ oldHash: 't1', nextHash: 't2', now: T0 + 1000, graceMs: 10_000, grant: { jti: 'j', exp: T0 / 1000 + 600 } });
       await r.rateLimits.hit('login:user:alice', 900_000, T0);
       await r.revocations.append({ type: 'jti', jti: 'j', exp: T0 / 1000 }, T0 + 600_000);
       const keys = (await server.cli('--scan', '--pattern', `${prefix}*`)).split('\n').filter(Boolean).sort();
-      assert.equal(keys.length, 11, keys.join(' '));
+      assert.equal(keys.length, 12, keys.join(' '));
       for (const key of keys) {
         const pttl = Number(await server.cli('PTTL', key));
         if (key === r.keys.events) assert.equal(pttl, -1, 'the stream keeps its last id: trimmed by MINID and sweeps instead');
@@ -78,7 +78,33 @@ void describe('redis store specifics', () => {
       }
       // The session lives until its idle deadline plus a minute of slack, measured from its last use.
       assert.ok(Number(await server.cli('PTTL', r.keys.session('h1'))) <= 1_800_000 + 60_000);
+      // A family's grants live until its last access token expires, plus the slack: not for the family's two weeks.
+      assert.ok(Number(await server.cli('PTTL', r.keys.familyGrants('f1'))) <= 600_000 - 1000 + 60_000);
     }, prefix);
+  });
+
+  void it("adopts a family's grants written as a JSON field by an earlier release, for rotation and revocation alike", async () => {
+    await withRedis(async (r) => {
+      const now = Date.now();
+      const nowS = Math.floor(now / 1000);
+      const legacy = JSON.stringify([{ jti: 'old-live', exp: nowS + 600 }, { jti: 'old-expired', exp: nowS - 1 }]);
+      for (const id of ['rotated-first', 'revoked-first']) {
+        await r.refresh.createFamily({
+          id, userId: 'u1', csrfHash: 'c', currentHash: `t-${id}`, createdAt: now, lastUsedAt: now, expiresAt: now + 3_600_000, userAgent: 'ua',
+          revokedAt: null, revokedReason: null,
+        });
+        // As the earlier release left it: grants in the hash's `g` field, no grants key.
+        await r.command(r.keys.family(id), ['HSET', r.keys.family(id), 'g', legacy]);
+      }
+      const rotated = await r.refresh.rotateRefresh({ oldHash: 't-rotated-first', nextHash: 't-next', now, graceMs: 10_000, grant: { jti: 'new', exp: nowS + 600 } });
+      assert.ok(rotated.status === 'rotated');
+      assert.equal(await r.command(r.keys.family('rotated-first'), ['HEXISTS', r.keys.family('rotated-first'), 'g']), 0, 'the field is gone once adopted');
+      const a = await r.refresh.revokeFamily('u1', 'rotated-first', 'logout', now);
+      assert.deepEqual(a?.grants.map((g) => g.jti).sort(), ['new', 'old-live']);
+      const b = await r.refresh.revokeFamily('u1', 'revoked-first', 'logout', now);
+      assert.deepEqual(b?.grants, [{ jti: 'old-live', exp: nowS + 600 }]);
+      assert.ok(b && !('g' in b));
+    });
   });
 
   void it('writes cursors as one decimal (like the SQL backends), replays an old SQL cursor from the start, and rejects forged ones', async () => {
@@ -204,8 +230,8 @@ void describe('redis store specifics', () => {
         await r.refresh.createFamily({
           id: pad(`f${i}`, 22), userId: pad(`u${i % 50}`, 22), csrfHash: pad(`c${i}`, 43), currentHash: pad(`t${i}`, 43),
           createdAt: now, lastUsedAt: now, expiresAt: now + 1_209_600_000, userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
-          revokedAt: null, revokedReason: null, grants: [{ jti: pad(`j${i}`, 22), exp: Math.floor(now / 1000) + 600 }],
-        });
+          revokedAt: null, revokedReason: null,
+        }, { jti: pad(`j${i}`, 22), exp: Math.floor(now / 1000) + 600 });
         await r.revocations.append({ type: 'jti', jti: pad(`d${i}`, 22), exp: Math.floor(now / 1000) + 600 }, now + 630_000);
       }
       const usage = async (key: string): Promise<number> => Number(await r.command(key, ['MEMORY', 'USAGE', key, 'SAMPLES', '0']));

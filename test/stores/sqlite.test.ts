@@ -43,15 +43,16 @@ void describe('sqlite store specifics', () => {
     await first.users.createUser(alice);
     await first.refresh.createFamily({
       id: 'fam-1', userId: alice.id, csrfHash: 'c', currentHash: 'rt-1', createdAt: T0, lastUsedAt: T0,
-      expiresAt: T0 + 60_000, userAgent: 'ua', revokedAt: null, revokedReason: null, grants: [{ jti: 'j', exp: T0 / 1000 + 60 }],
-    });
+      expiresAt: T0 + 60_000, userAgent: 'ua', revokedAt: null, revokedReason: null,
+    }, { jti: 'j', exp: T0 / 1000 + 60 });
     const event = await first.revocations.append({ type: 'key', kid: 'k1' }, T0 + 60_000);
     await first.close();
 
     const second = openSqliteStores({ file });
     try {
       assert.deepEqual(await second.users.findUserById(alice.id), alice);
-      assert.equal((await second.refresh.findFamilyByToken('rt-1', T0))?.grants[0]?.jti, 'j');
+      assert.equal((await second.refresh.findFamilyByToken('rt-1', T0))?.currentHash, 'rt-1');
+      assert.deepEqual((await second.refresh.revokeFamily(alice.id, 'fam-1', 'logout', T0))?.grants, [{ jti: 'j', exp: T0 / 1000 + 60 }]);
       assert.deepEqual(await second.revocations.since(null, 10, T0), [event]);
       const next = await second.revocations.append({ type: 'key', kid: 'k2' }, T0 + 60_000);
       assert.ok(Number(next.id) > Number(event.id));
@@ -73,6 +74,42 @@ void describe('sqlite store specifics', () => {
       );
     } finally {
       db.close();
+    }
+  });
+
+  void it('moves the grants of families written before the grants table into it, so a revocation still denies them', async () => {
+    const file = freshFile();
+    const before = sqliteMigrations.findIndex((m) => m.name === 'refresh_grants_table');
+    assert.ok(before > 0);
+    // A database as the release before the grants table left it: migrations up to it, a family with its JSON grants.
+    openSqliteStores({ file }); // creates the file and the directory with their modes
+    rmSync(file);
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
+    for (const m of sqliteMigrations.slice(0, before)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+    }
+    db.prepare(`INSERT INTO users (id, username, username_key, name, role, disabled, password_hash, created_at, updated_at)
+                VALUES ('u-alice', 'Alice', 'alice', 'Alice', 'admin', 0, 'hash', ?, ?)`).run(T0, T0);
+    const grants = [{ jti: 'old-live', exp: T0 / 1000 + 600 }, { jti: 'old-expired', exp: T0 / 1000 - 1 }, { jti: 'old-live-2', exp: T0 / 1000 + 900 }];
+    db.prepare(`INSERT INTO refresh_families (id, user_id, csrf_hash, current_hash, created_at, last_used_at, expires_at, user_agent, grants)
+                VALUES ('fam-old', 'u-alice', 'c', 'rt-old', ?, ?, ?, 'ua', ?)`).run(T0, T0, T0 + 3_600_000, JSON.stringify(grants));
+    db.prepare("INSERT INTO refresh_tokens (token_hash, family_id) VALUES ('rt-old', 'fam-old')").run();
+    db.close();
+
+    const stores = openSqliteStores({ file });
+    try {
+      const r = await stores.refresh.rotateRefresh({ oldHash: 'rt-old', nextHash: 'rt-new', now: T0, graceMs: 10_000, grant: { jti: 'new', exp: T0 / 1000 + 600 } });
+      assert.ok(r.status === 'rotated');
+      assert.deepEqual(r.family, {
+        id: 'fam-old', userId: 'u-alice', csrfHash: 'c', currentHash: 'rt-new', createdAt: T0, lastUsedAt: T0,
+        expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null,
+      });
+      const revoked = await stores.refresh.revokeFamily('u-alice', 'fam-old', 'logout', T0);
+      assert.deepEqual(revoked?.grants.map((g) => g.jti).sort(), ['new', 'old-live', 'old-live-2']);
+    } finally {
+      await stores.close();
     }
   });
 
@@ -153,7 +190,7 @@ void describe('sqlite store specifics', () => {
     await setup.users.createUser(alice);
     await setup.refresh.createFamily({
       id: 'fam-race', userId: alice.id, csrfHash: 'c', currentHash: 'rt-race', createdAt: T0, lastUsedAt: T0,
-      expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null, grants: [],
+      expiresAt: T0 + 3_600_000, userAgent: 'ua', revokedAt: null, revokedReason: null,
     });
     await setup.close();
 
@@ -201,7 +238,7 @@ void describe('sqlite store specifics', () => {
     try {
       const family = await check.refresh.findFamilyByToken('rt-race-next', T0 + 1000);
       assert.equal(family?.currentHash, 'rt-race-next');
-      assert.equal(family.grants.length, workers * 10);
+      assert.equal((await check.refresh.revokeFamily(alice.id, 'fam-race', 'logout', T0 + 1000))?.grants.length, workers * 10);
     } finally {
       await check.close();
     }

@@ -115,4 +115,29 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX rate_limits_reset ON rate_limits (reset_at);
     `,
   },
+  {
+    version: 2,
+    name: 'refresh_grants_table',
+    // A family's access tokens were a JSON array on the family row, parsed and rewritten by
+    // every rotation (and carried by every row lock and RETURNING): a family refreshed often
+    // within one access-token lifetime made each rotation cost more than the last. Now a
+    // rotation inserts one row here, and only a revocation reads a family's rows. The primary
+    // key leads with family_id (the revocation's look-up, and the cascade from a swept family);
+    // the exp index serves the sweep.
+    sql: `
+      CREATE TABLE refresh_grants (
+        family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+        jti       TEXT NOT NULL,
+        -- Seconds since the epoch, the access token's own exp.
+        exp       BIGINT NOT NULL,
+        PRIMARY KEY (family_id, jti)
+      );
+      CREATE INDEX refresh_grants_exp ON refresh_grants (exp);
+      INSERT INTO refresh_grants (family_id, jti, exp)
+        SELECT f.id, g.jti, g.exp
+        FROM refresh_families f CROSS JOIN LATERAL json_to_recordset(f.grants::json) AS g (jti TEXT, exp BIGINT)
+        ON CONFLICT DO NOTHING;
+      ALTER TABLE refresh_families DROP COLUMN grants;
+    `,
+  },
 ];

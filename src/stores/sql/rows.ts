@@ -4,7 +4,7 @@
  * core's records. Only users differ (the `disabled` column's type), so each
  * driver maps those itself.
  */
-import type { AccessGrant, FamilyRecord, KeyRecord, RevocationEvent, RevokeReason, SessionRecord, StoredEvent } from '../../core/ports.js';
+import type { FamilyRecord, KeyRecord, RevocationEvent, RevokeReason, SessionRecord, StoredEvent } from '../../core/ports.js';
 
 export interface SessionRow {
   id_hash: string;
@@ -29,7 +29,12 @@ export interface FamilyRow {
   user_agent: string;
   revoked_at: number | null;
   revoked_reason: RevokeReason | null;
-  grants: string;
+}
+
+/** One access token issued by a family (`refresh_grants`); `exp` in seconds, like the JWT's. */
+export interface GrantRow {
+  jti: string;
+  exp: number;
 }
 
 export interface EventRow {
@@ -70,7 +75,6 @@ export const toFamily = (r: FamilyRow): FamilyRecord => ({
   userAgent: r.user_agent,
   revokedAt: r.revoked_at,
   revokedReason: r.revoked_reason,
-  grants: JSON.parse(r.grants) as AccessGrant[],
 });
 
 export const toEvent = (r: EventRow): StoredEvent => ({ id: String(r.id), event: JSON.parse(r.event) as RevocationEvent });

@@ -138,4 +138,27 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX sessions_expiry ON sessions (expires_at);
     `,
   },
+  {
+    version: 3,
+    name: 'refresh_grants_table',
+    // A family's access tokens were a JSON array on the family row, parsed and rewritten by
+    // every rotation: a family refreshed often within one access-token lifetime made each
+    // rotation cost more than the last. Now a rotation appends one row here, and only a
+    // revocation reads a family's rows. The primary key leads with family_id (the revocation's
+    // look-up, and the cascade from a swept family); the exp index serves the sweep.
+    sql: `
+      CREATE TABLE refresh_grants (
+        family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+        jti       TEXT NOT NULL,
+        -- Seconds since the epoch, the access token's own exp.
+        exp       INTEGER NOT NULL,
+        PRIMARY KEY (family_id, jti)
+      ) WITHOUT ROWID;
+      CREATE INDEX refresh_grants_exp ON refresh_grants (exp);
+      INSERT OR IGNORE INTO refresh_grants (family_id, jti, exp)
+        SELECT f.id, json_extract(g.value, '$.jti'), json_extract(g.value, '$.exp')
+        FROM refresh_families f, json_each(f.grants) g;
+      ALTER TABLE refresh_families DROP COLUMN grants;
+    `,
+  },
 ];
