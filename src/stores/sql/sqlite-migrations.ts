@@ -161,4 +161,24 @@ export const sqliteMigrations: readonly Migration[] = [
       ALTER TABLE refresh_families DROP COLUMN grants;
     `,
   },
+  {
+    version: 4,
+    name: 'refresh_tokens_without_rowid',
+    // Every rotation inserts one token and marks its predecessor, both by token_hash. As a rowid
+    // table, TEXT PRIMARY KEY is a separate index: each write touched the table's B-tree and the
+    // key's. WITHOUT ROWID keeps the row in the primary-key B-tree itself: one fewer page written
+    // per rotation (as migration 2 did for sessions). Tokens are found by hash only, never in rowid order.
+    sql: `
+      CREATE TABLE refresh_tokens_v2 (
+        token_hash     TEXT PRIMARY KEY,
+        family_id      TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+        rotated_at     INTEGER,
+        successor_hash TEXT
+      ) WITHOUT ROWID;
+      INSERT INTO refresh_tokens_v2 SELECT token_hash, family_id, rotated_at, successor_hash FROM refresh_tokens;
+      DROP TABLE refresh_tokens;
+      ALTER TABLE refresh_tokens_v2 RENAME TO refresh_tokens;
+      CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+    `,
+  },
 ];
