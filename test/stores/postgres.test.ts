@@ -242,10 +242,13 @@ void describe('postgres store specifics', () => {
         }, { jti: `j${i}`.padEnd(22, 'x'), exp: T0 / 1000 + 600 });
         await stores.revocations.append({ type: 'jti', jti: `j${i}`.padEnd(22, 'x'), exp: T0 / 1000 + (i % 2 === 0 ? 0 : 600) }, T0 + (i % 2 === 0 ? 1 : 630_000));
       }
-      await sql(`ANALYZE ${schema}.sessions, ${schema}.refresh_families, ${schema}.refresh_tokens, ${schema}.revocation_events`);
+      await sql(`ANALYZE ${schema}.sessions, ${schema}.refresh_families, ${schema}.refresh_tokens, ${schema}.refresh_grants, ${schema}.revocation_events`);
       const size = async (table: string): Promise<number> =>
         Math.round(Number((await sql<{ b: string }>(`SELECT pg_total_relation_size('${schema}.${table}') AS b`))[0]?.b) / n);
-      const perRow = { session: await size('sessions'), family: await size('refresh_families'), token: await size('refresh_tokens'), event: await size('revocation_events') };
+      const perRow = {
+        session: await size('sessions'), family: await size('refresh_families'), token: await size('refresh_tokens'),
+        grant: await size('refresh_grants'), event: await size('revocation_events'),
+      };
       const t0 = performance.now();
       const swept = await stores.sweepExpired(T0 + 2);
       const ms = Math.round(performance.now() - t0);

@@ -248,10 +248,12 @@ void describe('redis store specifics', () => {
       const rotated = await r.refresh.rotateRefresh({ oldHash: pad('t0', 43), nextHash: pad('t0-next', 43), now: now + 1000, graceMs: 10_000, grant: { jti: pad('jn', 22), exp: Math.floor(now / 1000) + 1200 } });
       assert.equal(rotated.status, 'rotated');
       const perRotation = (await usage(r.keys.familyTokens(pad('f0', 22)))) + (await usage(r.keys.token(pad('t0-next', 43)))) - familyTokens;
+      const grants = (await usage(r.keys.familyGrants(pad('f0', 22)))) / 2; // the login's grant and the rotation's
       const f = (x: number): string => `${Math.round(x)} B`;
       console.log(
         `# redis MEMORY USAGE: session ${f(session)} + ${f(sessionIdx)} in indexes; ` +
-          `family ${f(family)} + first token ${f(familyTokens)} + ${f(familyIdx)} in indexes, each rotation ≈ +${f(perRotation)}; ` +
+          `family ${f(family)} + first token ${f(familyTokens)} + ${f(familyIdx)} in indexes, each rotation ≈ +${f(perRotation)} ` +
+          `+ ≈${f(grants)} per unexpired access token (grants ZSET, two members); ` +
           `denylist (stream) entry ${f(denylist)}`,
       );
       assert.ok(session > 0 && family > 0 && denylist > 0);
