@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CookieSerializeOptions } from '@fastify/cookie';
 
 /**
  * Cookie names and attributes of API.md. The `__Host-` prefix (RFC 6265bis §4.1.3.2)
@@ -7,8 +6,15 @@ import type { CookieSerializeOptions } from '@fastify/cookie';
  * Domain; `__Secure-` requires Secure. The types below make those rules part of
  * each definition, and `setCookie` re-checks them at run time.
  */
-type HostCookie = { name: `__Host-${string}`; options: CookieSerializeOptions & { secure: true; path: '/'; domain?: never } };
-type SecureCookie = { name: `__Secure-${string}`; options: CookieSerializeOptions & { secure: true } };
+interface CookieOptions {
+  httpOnly: boolean;
+  secure: true;
+  sameSite: 'lax' | 'strict';
+  path: string;
+}
+/** No cookie here has a Domain attribute: each is host-only (with `__Host-`, required). */
+type HostCookie = { name: `__Host-${string}`; options: CookieOptions & { path: '/' } };
+type SecureCookie = { name: `__Secure-${string}`; options: CookieOptions };
 type CookieDef = HostCookie | SecureCookie;
 
 export const SESSION: HostCookie = { name: '__Host-session', options: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' } };
@@ -19,19 +25,40 @@ export const REFRESH: SecureCookie = { name: '__Secure-refresh', options: { http
 
 function assertPrefixRules(def: CookieDef): void {
   if (!def.options.secure) throw new Error(`${def.name} must be Secure`);
-  if (def.name.startsWith('__Host-') && (def.options.path !== '/' || def.options.domain !== undefined)) {
+  if (def.name.startsWith('__Host-') && def.options.path !== '/') {
     throw new Error(`${def.name} must have Path=/ and no Domain`);
   }
 }
 
 export function setCookie(reply: FastifyReply, def: CookieDef, value: string, maxAgeSeconds: number): void {
-  assertPrefixRules(def);
-  void reply.setCookie(def.name, value, { ...def.options, maxAge: maxAgeSeconds });
+  void reply.header('set-cookie', serializeCookie(def, value, maxAgeSeconds));
 }
 
 export function clearCookie(reply: FastifyReply, def: CookieDef): void {
+  void reply.header('set-cookie', serializeCookie(def, '', 0, EPOCH));
+}
+
+const EPOCH = new Date(0).toUTCString();
+const SAME_SITE = { lax: 'Lax', strict: 'Strict' } as const;
+
+/**
+ * One Set-Cookie value (RFC 6265bis §4.1), attributes in the order the `cookie`
+ * package writes them. Written here rather than through @fastify/cookie: that
+ * plugin adds an onSend hook that every response pays for, and the handful of
+ * responses that set a cookie only need this string. Fastify appends repeated
+ * `set-cookie` headers instead of replacing them.
+ */
+export function serializeCookie(def: CookieDef, value: string, maxAgeSeconds: number, expires?: string): string {
   assertPrefixRules(def);
-  void reply.setCookie(def.name, '', { ...def.options, maxAge: 0, expires: new Date(0) });
+  if (!Number.isSafeInteger(maxAgeSeconds)) throw new Error(`${def.name}: Max-Age must be an integer`);
+  const o = def.options;
+  // Our values are base64url, which encodes to itself; encoding keeps a stray byte from splitting the header.
+  let str = `${def.name}=${encodeURIComponent(value)}; Max-Age=${maxAgeSeconds}`;
+  str += `; Path=${o.path}`;
+  if (expires !== undefined) str += `; Expires=${expires}`;
+  if (o.httpOnly) str += '; HttpOnly';
+  str += `; Secure; SameSite=${SAME_SITE[o.sameSite]}`;
+  return str;
 }
 
 /**

@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
 import type { Auth } from '../core/auth.js';
 import type { Config } from '../core/config.js';
 import { isAuthError } from '../core/errors.js';
@@ -66,10 +65,6 @@ export async function buildServer({ auth, config, stores, logStream }: ServerDep
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-
-  // Only the serializer: requests read the one or two cookies they need (cookies.ts#readCookie)
-  // instead of every request paying for a parse in a hook.
-  await app.register(fastifyCookie, { hook: false });
 
   const allowed = new Set(config.allowedOrigins);
   // Callback style: an async hook would cost a promise on every request.
