@@ -5,11 +5,14 @@ import { cryptoRandom, systemClock, type Clock, type Random } from './core/clock
 import type { Config } from './core/config.js';
 import type { PasswordHasher } from './core/passwords.js';
 import type { Stores } from './core/ports.js';
-import { buildServer } from './http/server.js';
+import type { Logger } from 'pino';
+import { buildServer, createLogger } from './http/server.js';
 import { openStores } from './stores/index.js';
 
 export interface Frontdesk {
   app: FastifyInstance;
+  /** The server's logger (Fastify's own `app.log` is a no-op: see http/server.ts#createLogger). */
+  log: Logger;
   auth: Auth;
   stores: Stores;
   /** The listening URL, e.g. http://127.0.0.1:3000. */
@@ -47,7 +50,7 @@ export async function startFrontdesk(o: StartOptions): Promise<Frontdesk> {
       ...(config.databaseUrl !== undefined && { databaseUrl: config.databaseUrl }),
       ...(config.redisUrl !== undefined && { redisUrl: config.redisUrl }),
     }));
-  const app0 = { log: undefined as FastifyInstance['log'] | undefined };
+  const log = createLogger(config.logLevel, o.logStream);
   let auth: Auth;
   try {
     auth = await Auth.create({
@@ -56,19 +59,18 @@ export async function startFrontdesk(o: StartOptions): Promise<Frontdesk> {
       hasher: o.hasher ?? createArgon2Hasher(),
       clock: o.clock ?? systemClock,
       random: o.random ?? cryptoRandom,
-      log: { info: (...a) => app0.log?.info(...a), warn: (...a) => app0.log?.warn(...a), error: (...a) => app0.log?.error(...a) },
+      log,
     });
   } catch (e) {
     await stores.close();
     throw e;
   }
-  const app = await buildServer({ auth, config, stores, logStream: o.logStream });
-  app0.log = app.log;
+  const app = await buildServer({ auth, config, stores, log });
 
   const sweep = setInterval(() => {
     auth.sweep().then(
-      (counts) => app.log.debug({ swept: counts }, 'swept expired rows'),
-      (err: unknown) => app.log.warn({ err }, 'sweep failed'),
+      (counts) => log.debug({ swept: counts }, 'swept expired rows'),
+      (err: unknown) => log.warn({ err }, 'sweep failed'),
     );
   }, o.sweepEveryMs ?? 60_000);
   sweep.unref();
@@ -79,6 +81,7 @@ export async function startFrontdesk(o: StartOptions): Promise<Frontdesk> {
   let closing: Promise<void> | undefined;
   return {
     app,
+    log,
     auth,
     stores,
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

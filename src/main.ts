@@ -14,16 +14,16 @@ async function main(): Promise<void> {
     throw e;
   }
   const fd = await startFrontdesk({ config });
-  fd.app.log.info({ url: fd.url, modes: config.modes, alg: config.jwtAlg }, `Frontdesk listening on ${fd.url}`);
+  fd.log.info({ url: fd.url, modes: config.modes, alg: config.jwtAlg }, `Frontdesk listening on ${fd.url}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    fd.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    fd.log.info({ signal }, 'shutting down: finishing in-flight requests');
     fd.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        fd.app.log.error({ err }, 'shutdown failed');
+        fd.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );

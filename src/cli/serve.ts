@@ -10,17 +10,17 @@ export async function serve(a: { port: string | undefined; host: string | undefi
   const config = readConfig(env);
   const { startFrontdesk } = await import('../app.js');
   const fd = await startFrontdesk({ config });
-  fd.app.log.info({ url: fd.url, modes: config.modes, alg: config.jwtAlg }, `Frontdesk listening on ${fd.url}`);
+  fd.log.info({ url: fd.url, modes: config.modes, alg: config.jwtAlg }, `Frontdesk listening on ${fd.url}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      fd.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      fd.log.info({ signal }, 'shutting down: finishing in-flight requests');
       fd.close().then(
         () => resolve(EXIT.ok),
         (err: unknown) => {
-          fd.app.log.error({ err }, 'shutdown failed');
+          fd.log.error({ err }, 'shutdown failed');
           resolve(EXIT.failed);
         },
       );

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { Auth, Principal, SessionPrincipal } from '../core/auth.js';
 import type { Config } from '../core/config.js';
 import { AuthError } from '../core/errors.js';
@@ -10,6 +11,8 @@ export interface HttpContext {
   auth: Auth;
   config: Config;
   stores: Stores;
+  /** Errors and security events; Fastify's `req.log` is a no-op here (server.ts#createLogger). */
+  log: Logger;
 }
 
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

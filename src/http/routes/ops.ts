@@ -9,7 +9,7 @@ import * as s from '../schemas.js';
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** Health, metrics, the JWKS and the revocation stream. */
-export function opsRoutes(app: FastifyInstance, { auth, config, stores }: HttpContext): void {
+export function opsRoutes(app: FastifyInstance, { auth, config, stores, log }: HttpContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
@@ -83,7 +83,7 @@ export function opsRoutes(app: FastifyInstance, { auth, config, stores }: HttpCo
       replaying = false;
       res.write(': live\n\n');
     } catch (e) {
-      req.log.error({ err: e }, 'revocation stream replay failed');
+      log.error({ reqId: req.id, err: e }, 'revocation stream replay failed');
       end();
       res.end();
     }
