@@ -41,12 +41,25 @@ function sessionCaller(auth: Auth, req: FastifyRequest, p: SessionPrincipal | nu
 /** The token of an `Authorization: Bearer` header, or invalid_token. */
 export function bearerToken(header: string): string {
   // RFC 7235: the scheme is case-insensitive.
-  if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
+  if (header.length < 8 || !startsWithBearer(header)) {
     throw new AuthError('invalid_token', 'Authorization must be "Bearer <access token>".');
   }
   return header.slice(7).trim();
 }
 
+/** `bearer ` in any case, without building a lower-cased copy of the header on every request. */
+function startsWithBearer(h: string): boolean {
+  // `| 0x20` lower-cases an ASCII letter, and only the two cases of a letter map onto it.
+  return (
+    (h.charCodeAt(0) | 0x20) === 0x62 &&
+    (h.charCodeAt(1) | 0x20) === 0x65 &&
+    (h.charCodeAt(2) | 0x20) === 0x61 &&
+    (h.charCodeAt(3) | 0x20) === 0x72 &&
+    (h.charCodeAt(4) | 0x20) === 0x65 &&
+    (h.charCodeAt(5) | 0x20) === 0x72 &&
+    h.charCodeAt(6) === 0x20
+  );
+}
 
 export function csrfHeader(req: FastifyRequest): string | undefined {
   const h = req.headers['x-csrf-token'];
