@@ -162,7 +162,8 @@ describe('the revocation stream', () => {
       assert.equal(await cli.exit(), 0, cli.output());
 
       // Past the staleness bound the verifier fails closed, with a log line and a stat saying so.
-      await until('the feed to go stale', () => !v.stats.feed.fresh, 5000);
+      // Freshness is computed on read, the log line by the watchdog's next tick: wait for both.
+      await until('the feed to go stale, and say so', () => !v.stats.feed.fresh && v.stats.feed.staleEpisodes > 0, 5000);
       for (const t of [doomed.token, spared.token]) assert.match(refusal(v, t).message, /revocation feed is stale/);
       const staleLine = log.lines.find((l) => l.startsWith('warn revocation feed stale: refusing every token'));
       assert.ok(staleLine, log.lines.join('\n'));
