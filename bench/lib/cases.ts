@@ -15,7 +15,7 @@ import {
   frontdeskUnavailable,
   type FrontdeskMode,
 } from './frontdesk.js';
-import type { ServerDef, ServerHandle } from './proc.js';
+import { busyCore, type ServerDef, type ServerHandle } from './proc.js';
 import type { CaseGroup, LoadRunResult, LoadScenario } from './types.js';
 
 /** Shared services a case can need; the runner starts each once per run. */
@@ -195,6 +195,18 @@ export const CASES: readonly HttpCase[] = [
     rate: PACED_RATE,
     note: `The paced row again while ${LOGINS_IN_FLIGHT} logins run back to back: if argon2 ran on the event loop, each hash (about 20 ms) would hold up every request behind it.`,
   }),
+  {
+    id: 'frontdesk-jwt-paced-busy-core',
+    label: `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, beside a process spinning on one core`,
+    group: 'frontdesk',
+    note: 'The control for the login-burst row: one core taken by another process and no login at all. Where its p99 matches the burst row, what lengthens p99 is a busy core on this machine, not hashing on the event loop.',
+    quick: false,
+    needs: [],
+    rate: PACED_RATE,
+    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
+    server: (ctx) => frontdeskServer(ctx.root, {}),
+    prepare: (server) => Promise.resolve(freshLoginDriver(server, 'jwt', busyCore)),
+  },
   frontdeskMe('frontdesk-hybrid', 'Frontdesk `GET /auth/me`, hybrid (Bearer, EdDSA)', 'hybrid', { quick: false }),
   frontdeskMe('frontdesk-session-sqlite', 'Frontdesk `GET /auth/me`, session on SQLite', 'session', { quick: true }),
   frontdeskMe('frontdesk-session-redis', 'Frontdesk `GET /auth/me`, session on Redis', 'session', { redis: true, quick: false }),

@@ -5,7 +5,7 @@
  * /proc around every measured run.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { getFreePort, spawnServer, stopServer, ServerStartError, type ServerProcess } from '../../test/harness/ports.js';
 import type { RequestSpec } from './types.js';
 
@@ -201,5 +201,23 @@ async function startOnce(def: ServerDef, port: number): Promise<ServerHandle> {
     announced,
     output: proc.output,
     stop: () => stopServer(proc, 'SIGTERM', 5000),
+  };
+}
+
+/**
+ * Another process keeping one core busy (a bare loop, no I/O) until the returned
+ * stop is called: the control for the login-burst rows, one core taken by work that
+ * is not Frontdesk's. Stop resolves to a note with the CPU it used.
+ */
+export function busyCore(): () => Promise<string> {
+  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  const t0 = Date.now();
+  return async () => {
+    const cpu = child.pid === undefined ? null : processCpuSeconds(child.pid);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+    const s = (Date.now() - t0) / 1000;
+    return `a spinning process alongside (${cpu === null ? '?' : ((cpu / s) * 100).toFixed(0)} % of a core)`;
   };
 }

@@ -150,6 +150,10 @@ function goals(r: BenchReport): string[] {
     x2,
     true,
   );
+  const control = p99Ratio('frontdesk-jwt-paced', 'frontdesk-jwt-paced-busy-core');
+  if (control !== null) {
+    lines.push(`| *control, not a goal: the same paced p99 beside a process spinning on one core, no login* | ${x2(control)} | – |`);
+  }
   const saturated = p99Ratio('frontdesk-jwt', 'frontdesk-jwt-login-burst');
   if (saturated !== null) {
     lines.push(
