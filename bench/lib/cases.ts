@@ -81,30 +81,31 @@ function peer(file: string, env: (ctx: CaseContext) => Record<string, string> = 
 }
 
 
-interface FrontdeskMeOptions {
-  /** Session store on Redis (SQLite otherwise). */
+/** What a Frontdesk row varies: where its state lives, how many nodes, the load. */
+interface FrontdeskOptions {
+  /** Sessions on Redis (`redis`), several nodes on PostgreSQL + Redis (`nodes`), else SQLite alone. */
   redis?: boolean;
-  /** Several nodes sharing PostgreSQL + Redis. */
   nodes?: number;
   rate?: number;
-  quick: boolean;
+  quick?: boolean;
   note?: string;
 }
 
-function frontdeskMe(id: string, label: string, mode: FrontdeskMode, opts: FrontdeskMeOptions): HttpCase {
+/** A Frontdesk row: the built server on the stores `opts` name, and how the load is fed. */
+function frontdeskCase(id: string, label: string, opts: FrontdeskOptions, prepare: HttpCase['prepare']): HttpCase {
   const shared = opts.nodes !== undefined;
   return {
     id,
     label,
     group: 'frontdesk',
-    quick: opts.quick,
+    quick: opts.quick ?? false,
     needs: shared ? ['redis', 'postgres'] : opts.redis === true ? ['redis'] : [],
     ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }),
     ...(opts.rate === undefined ? {} : { rate: opts.rate }),
     ...(opts.note === undefined ? {} : { note: opts.note }),
     unavailable: (ctx) => frontdeskUnavailable(ctx.root),
     server: (ctx) => frontdeskServer(ctx.root, shared ? sharedStoresEnv(ctx) : opts.redis === true ? redisEnv(ctx) : {}),
-    prepare: (server) => Promise.resolve(freshLoginDriver(server, mode)),
+    ...(prepare === undefined ? {} : { prepare }),
   };
 }
 
@@ -120,43 +121,24 @@ function freshLoginDriver(server: ServerHandle, mode: FrontdeskMode, background?
   };
 }
 
-/** `POST /auth/refresh`, each request a full rotation of a never-used token. */
-function frontdeskRefresh(id: string, label: string, opts: { nodes?: number; note: string }): HttpCase {
-  const shared = opts.nodes !== undefined;
-  return {
-    id,
-    label,
-    group: 'frontdesk',
-    note: opts.note,
-    quick: false,
-    needs: shared ? ['redis', 'postgres'] : [],
-    ...(opts.nodes === undefined ? {} : { nodes: opts.nodes }),
-    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, shared ? sharedStoresEnv(ctx) : {}),
-    prepare: (server, ctx) => {
-      // Tokens held by connections when a run stops are dropped, never re-presented:
-      // one per connection for the warm-up, one for the measured run, and a margin.
-      const pool = new RefreshPool(server, 2 * ctx.connections + 16);
-      return Promise.resolve({ scenario: () => pool.scenario(), after: (r) => pool.giveBack(r.leftoverTokens) });
-    },
-  };
+/** `GET /auth/me` with the credential of `mode`, optionally with something running beside the load. */
+function frontdeskMe(id: string, label: string, mode: FrontdeskMode, opts: FrontdeskOptions, beside?: (server: ServerHandle) => () => Promise<string>): HttpCase {
+  return frontdeskCase(id, label, opts, (server) =>
+    Promise.resolve(freshLoginDriver(server, mode, beside === undefined ? undefined : () => beside(server))),
+  );
 }
 
-/** The jwt `GET /auth/me` row, optionally beside a login burst: see the paced rows. */
-function frontdeskJwtBurst(id: string, label: string, opts: { rate?: number; note: string }): HttpCase {
-  return {
-    id,
-    label,
-    group: 'frontdesk',
-    note: opts.note,
-    quick: false,
-    needs: [],
-    ...(opts.rate === undefined ? {} : { rate: opts.rate }),
-    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, {}),
-    prepare: (server) => Promise.resolve(freshLoginDriver(server, 'jwt', () => loginBurst(server, LOGINS_IN_FLIGHT))),
-  };
+/** `POST /auth/refresh`, each request a full rotation of a never-used token. */
+function frontdeskRefresh(id: string, label: string, opts: FrontdeskOptions): HttpCase {
+  return frontdeskCase(id, label, opts, (server, ctx) => {
+    // Tokens held by connections when a run stops are dropped, never re-presented:
+    // one per connection for the warm-up, one for the measured run, and a margin.
+    const pool = new RefreshPool(server, 2 * ctx.connections + 16);
+    return Promise.resolve({ scenario: () => pool.scenario(), after: (r) => pool.giveBack(r.leftoverTokens) });
+  });
 }
+
+const besideLogins = (server: ServerHandle): (() => Promise<string>) => loginBurst(server, LOGINS_IN_FLIGHT);
 
 /** Logins kept in flight beside a burst row: more than the argon2 pool runs at once. */
 const LOGINS_IN_FLIGHT = 4;
@@ -183,43 +165,51 @@ export const CASES: readonly HttpCase[] = [
     quick: true,
     note: 'Signature verified once per token, then cached; revocation checked in memory on every request.',
   }),
-  frontdeskJwtBurst('frontdesk-jwt-login-burst', 'Frontdesk `GET /auth/me`, jwt, during a login burst', {
-    note: `As the jwt row, while ${LOGINS_IN_FLIGHT} logins (argon2id verifies) run back to back beside the load. At full load its throughput shows the core argon2 takes; the paced rows show whether hashing blocks the event loop.`,
-  }),
+  frontdeskMe(
+    'frontdesk-jwt-login-burst',
+    'Frontdesk `GET /auth/me`, jwt, during a login burst',
+    'jwt',
+    {
+      note: `As the jwt row, while ${LOGINS_IN_FLIGHT} logins (argon2id verifies) run back to back beside the load. At full load its throughput shows the core argon2 takes; the paced rows show whether hashing blocks the event loop.`,
+    },
+    besideLogins,
+  ),
   frontdeskMe('frontdesk-jwt-paced', `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s`, 'jwt', {
-    quick: false,
     rate: PACED_RATE,
     note: 'The idle reference for the login-burst goal: a steady rate well below capacity, so p99 is the wait for the event loop, not for a queue.',
   }),
-  frontdeskJwtBurst('frontdesk-jwt-paced-login-burst', `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, during a login burst`, {
-    rate: PACED_RATE,
-    note: `The paced row again while ${LOGINS_IN_FLIGHT} logins run back to back: if argon2 ran on the event loop, each hash (about 20 ms) would hold up every request behind it.`,
-  }),
-  {
-    id: 'frontdesk-jwt-paced-busy-core',
-    label: `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, beside a process spinning on one core`,
-    group: 'frontdesk',
-    note: 'The control for the login-burst row: one core taken by another process and no login at all. Where its p99 matches the burst row, what lengthens p99 is a busy core on this machine, not hashing on the event loop.',
-    quick: false,
-    needs: [],
-    rate: PACED_RATE,
-    unavailable: (ctx) => frontdeskUnavailable(ctx.root),
-    server: (ctx) => frontdeskServer(ctx.root, {}),
-    prepare: (server) => Promise.resolve(freshLoginDriver(server, 'jwt', busyCore)),
-  },
-  frontdeskMe('frontdesk-hybrid', 'Frontdesk `GET /auth/me`, hybrid (Bearer, EdDSA)', 'hybrid', { quick: false }),
+  frontdeskMe(
+    'frontdesk-jwt-paced-login-burst',
+    `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, during a login burst`,
+    'jwt',
+    {
+      rate: PACED_RATE,
+      note: `The paced row again while ${LOGINS_IN_FLIGHT} logins run back to back: if argon2 ran on the event loop, each hash (about 20 ms) would hold up every request behind it.`,
+    },
+    besideLogins,
+  ),
+  frontdeskMe(
+    'frontdesk-jwt-paced-busy-core',
+    `Frontdesk \`GET /auth/me\`, jwt, paced at ${PACED_RATE.toLocaleString('en-US')} req/s, beside a process spinning on one core`,
+    'jwt',
+    {
+      rate: PACED_RATE,
+      note: 'The control for the login-burst row: one core taken by another process and no login at all. Where its p99 matches the burst row, what lengthens p99 is a busy core on this machine, not hashing on the event loop.',
+    },
+    busyCore,
+  ),
+  frontdeskMe('frontdesk-hybrid', 'Frontdesk `GET /auth/me`, hybrid (Bearer, EdDSA)', 'hybrid', {}),
   frontdeskMe('frontdesk-session-sqlite', 'Frontdesk `GET /auth/me`, session on SQLite', 'session', { quick: true }),
-  frontdeskMe('frontdesk-session-redis', 'Frontdesk `GET /auth/me`, session on Redis', 'session', { redis: true, quick: false }),
+  frontdeskMe('frontdesk-session-redis', 'Frontdesk `GET /auth/me`, session on Redis', 'session', { redis: true }),
   frontdeskRefresh('frontdesk-refresh', 'Frontdesk `POST /auth/refresh` (rotation, token in body)', {
     note: 'Every request presents a never-used refresh token and gets the next one: a full rotation per request.',
   }),
   // ---- Frontdesk on several nodes sharing PostgreSQL + Redis ----
   frontdeskMe('frontdesk-nodes-jwt', `Frontdesk \`GET /auth/me\`, jwt, ${NODES} nodes on PostgreSQL + Redis`, 'jwt', {
     nodes: NODES,
-    quick: false,
     note: 'Revocation state arrives by pub/sub: no Redis or PostgreSQL command per request.',
   }),
-  frontdeskMe('frontdesk-nodes-hybrid', `Frontdesk \`GET /auth/me\`, hybrid, ${NODES} nodes on PostgreSQL + Redis`, 'hybrid', { nodes: NODES, quick: false }),
+  frontdeskMe('frontdesk-nodes-hybrid', `Frontdesk \`GET /auth/me\`, hybrid, ${NODES} nodes on PostgreSQL + Redis`, 'hybrid', { nodes: NODES }),
   frontdeskMe('frontdesk-nodes-session', `Frontdesk \`GET /auth/me\`, session, ${NODES} nodes on PostgreSQL + Redis`, 'session', {
     nodes: NODES,
     quick: true,
