@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Auth } from '../core/auth.js';
 import type { Config } from '../core/config.js';
@@ -88,9 +88,11 @@ export async function buildServer({ auth, config, stores, log }: ServerDeps): Pr
     const origin = req.headers.origin;
     return origin !== undefined && !allowed.has(origin);
   };
+  const refuseForeign = (reply: FastifyReply): FastifyReply =>
+    reply.headers(SECURITY_HEADERS).code(403).send(errorBody('csrf', 'Requests from this origin are not allowed.'));
   const refuseOrigin: onRequestHookHandler = (req, reply, done) => {
     if (foreignOrigin(req)) {
-      void reply.headers(SECURITY_HEADERS).code(403).send(errorBody('csrf', 'Requests from this origin are not allowed.'));
+      void refuseForeign(reply);
       return;
     }
     done();
@@ -143,7 +145,7 @@ export async function buildServer({ auth, config, stores, log }: ServerDeps): Pr
 
   app.setNotFoundHandler((req, reply) => {
     void reply.headers(SECURITY_HEADERS);
-    if (!SAFE_METHODS.has(req.method) && foreignOrigin(req)) return reply.code(403).send(errorBody('csrf', 'Requests from this origin are not allowed.'));
+    if (!SAFE_METHODS.has(req.method) && foreignOrigin(req)) return refuseForeign(reply);
     return reply.code(404).send(errorBody('not_found', `No route ${req.method} ${req.url.split('?')[0]}.`));
   });
 

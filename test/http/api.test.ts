@@ -87,10 +87,31 @@ describe('service endpoints', () => {
     assert.match(r.body, /# TYPE frontdesk_token_cache_hits_total gauge/);
   });
 
-  it('API responses, errors included, carry nosniff and no-store', async () => {
-    for (const r of [await new Client(s.url).get('/auth/me'), await new Client(s.url).get('/healthz')]) {
-      assert.equal(r.headers.get('cache-control'), 'no-store');
-      assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  it('API responses, errors included, carry nosniff and no-store, whichever path answers them', async () => {
+    const c = new Client(s.url);
+    // Each answer comes from a different place (server.ts sets the headers on each, not in a global hook).
+    const answers = {
+      'a handler': await c.get('/healthz'),
+      'an error thrown by a handler': await c.get('/auth/me'),
+      'the error handler, before any handler (malformed JSON)': await c.req('POST', '/auth/login', { raw: '{"username":' }),
+      'the not-found handler': await c.get('/auth/nope'),
+      'the Origin check of a route': await c.req('POST', '/auth/login', { headers: { origin: 'https://evil.example' }, json: {} }),
+      'the not-found handler, refusing a foreign Origin': await c.req('POST', '/auth/nope', { headers: { origin: 'https://evil.example' }, json: {} }),
+    };
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(answers).map(([k, r]) => [k, r.status])),
+      {
+        'a handler': 200,
+        'an error thrown by a handler': 401,
+        'the error handler, before any handler (malformed JSON)': 400,
+        'the not-found handler': 404,
+        'the Origin check of a route': 403,
+        'the not-found handler, refusing a foreign Origin': 403,
+      },
+    );
+    for (const [where, r] of Object.entries(answers)) {
+      assert.equal(r.headers.get('cache-control'), 'no-store', where);
+      assert.equal(r.headers.get('x-content-type-options'), 'nosniff', where);
     }
   });
 
