@@ -1,12 +1,13 @@
 /**
  * Serialized response bodies, reused while what they were built from is unchanged.
- * `GET /auth/me` answers the same bytes for the same credential until its claims,
- * its user record or its deadline change; building and serialising them costs more
- * than the rest of the request (measured with callgrind: ~13k of ~90k instructions).
+ * `GET /auth/me` with a session answers the same bytes until its user record or its
+ * deadline change (token bodies hang off their verified claims: routes/auth.ts);
+ * building and serialising them costs more than the rest of the request (measured
+ * with callgrind: ~13k of ~90k instructions).
  *
  * An entry is used only when `source` is the very object it was built from (the
- * token checker and the user cache hand out the same object until it changes) and
- * `version` is equal, so a stale body cannot be served. Bounded; oldest out first.
+ * user cache hands out the same object until it changes) and `version` is equal,
+ * so a stale body cannot be served. Bounded; oldest out first.
  */
 export class BodyCache<K> {
   private readonly entries = new Map<K, { source: object; version: number; json: string }>();

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AccessClaims } from '../../core/access-tokens.js';
 import type { Principal } from '../../core/auth.js';
 import { isPromise } from '../../core/ports.js';
 import { AuthError } from '../../core/errors.js';
@@ -91,8 +92,9 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
   // is cached, or a session on a synchronous store, awaits nothing. Bodies are reused
   // per credential while their claims, user record and deadline are unchanged.
   // Keyed by the verified claims object, which the token checker hands out for exactly one
-  // token string until it expires: no hash of the whole token on this path.
-  const tokenBodies = new BodyCache<object>();
+  // token string until it expires: no hash of the whole token on this path, and a body
+  // lives no longer than the checker keeps its claims.
+  const tokenBodies = new WeakMap<AccessClaims, string>();
   const sessionBodies = new BodyCache<string>();
   const JSON_TYPE = 'application/json; charset=utf-8';
   const sendMe = (reply: FastifyReply, p: Principal): FastifyReply | Promise<FastifyReply> => {
@@ -108,11 +110,12 @@ export function authRoutes(app: FastifyInstance, { auth, config }: HttpContext):
     if (header !== undefined) {
       const token = bearerToken(header);
       const p = auth.authenticateBearer(token);
-      let json = tokenBodies.get(p.claims, p.claims, 0);
+      let json = tokenBodies.get(p.claims);
       if (json === undefined) {
         const body = auth.meFromToken(p);
         if (body === null) return sendMe(reply, p); // user not cached on this node yet
-        json = tokenBodies.set(p.claims, p.claims, 0, JSON.stringify(body));
+        json = JSON.stringify(body);
+        tokenBodies.set(p.claims, json);
       }
       return reply.type(JSON_TYPE).send(json);
     }
