@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHmac, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createTokenChecker, MAX_TOKEN_BYTES, type AccessClaims, type TokenChecker } from '../../src/core/access-tokens.js';
 import { cryptoRandom, ManualClock } from '../../src/core/clock.js';
@@ -7,6 +6,7 @@ import type { JwtAlg } from '../../src/core/config.js';
 import { AuthError, type ErrorCode } from '../../src/core/errors.js';
 import { generateKey, Keyring } from '../../src/core/keyring.js';
 import type { KeyRecord } from '../../src/core/ports.js';
+import { b64u, signRaw } from '../helpers/jws.js';
 
 // Unit tests of the acceptance rules (API.md, "Access tokens") with a real Keyring and a
 // ManualClock. Negative cases are hand-built and signed with the ring's real key, so the
@@ -19,30 +19,6 @@ const LEEWAY = 30;
 /** Whole seconds, so `iat`/`exp` arithmetic in seconds and the clock in ms agree exactly. */
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const ALGS: JwtAlg[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
-
-const b64u = (s: string | Buffer): string => Buffer.from(s).toString('base64url');
-
-/** A compact JWS over the exact header and payload text given, signed with the key record (independent of fast-jwt). */
-function signRaw(record: KeyRecord, headerJson: string, payloadJson: string): string {
-  const input = `${b64u(headerJson)}.${b64u(payloadJson)}`;
-  const data = Buffer.from(input);
-  let sig: Buffer;
-  switch (record.alg) {
-    case 'EdDSA':
-      sig = sign(null, data, record.privateKey);
-      break;
-    case 'ES256':
-      sig = sign('sha256', data, { key: record.privateKey, dsaEncoding: 'ieee-p1363' });
-      break;
-    case 'RS256':
-      sig = sign('sha256', data, record.privateKey);
-      break;
-    case 'HS256':
-      sig = createHmac('sha256', Buffer.from(record.privateKey, 'base64url')).update(data).digest();
-      break;
-  }
-  return `${input}.${b64u(sig)}`;
-}
 
 function expectRefused(checker: TokenChecker, token: string, code: ErrorCode = 'invalid_token'): void {
   assert.throws(
