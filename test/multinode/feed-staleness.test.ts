@@ -10,6 +10,7 @@ import { createMemoryStores } from '../../src/stores/memory.js';
 import { openRedisStores } from '../../src/stores/redis.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { startProxy } from './proxy.js';
+import { until } from '../helpers/wait.js';
 
 /*
  * JWT verification during a Redis outage: the node keeps verifying with the
@@ -26,14 +27,9 @@ after(() => server.stop());
 
 const silent: Log = { info() {}, warn() {}, error() {} };
 const PW = 'correct horse battery';
+/** Redis going down and coming back takes seconds: a wider bound than the helper's default. */
+const LONG = 20_000;
 
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 void describe('revocation feed staleness bound', () => {
   void it('verifies JWTs with the state it has while Redis is down, fails closed after the bound, and recovers by itself', { timeout: 60_000 }, async () => {
@@ -50,7 +46,7 @@ void describe('revocation feed staleness bound', () => {
       assert.equal(auth.authenticateBearer(token).kind, 'token');
 
       await server.kill();
-      await until('the feed to go down', async () => (await stores.ping())['redis'] !== 'ok');
+      await until('the feed to go down', async () => (await stores.ping())['redis'] !== 'ok', LONG);
       clock.advance(Auth.REVOCATION_FEED_STALENESS_MS);
       assert.equal(auth.authenticateBearer(token).kind, 'token', 'still verified at the bound');
       clock.advance(1);
@@ -69,9 +65,9 @@ void describe('revocation feed staleness bound', () => {
         } catch {
           return false;
         }
-      });
+      }, LONG);
       // The main connection reconnects on its own schedule, a moment before or after the feed's.
-      await until('the stores to be ready', async () => (await stores.ping())['redis'] === 'ok');
+      await until('the stores to be ready', async () => (await stores.ping())['redis'] === 'ok', LONG);
     } finally {
       auth.close();
       await stores.close();
@@ -104,7 +100,7 @@ void describe('revocation feed staleness bound', () => {
       assert.equal(code(() => a.authenticateBearer(token)), 'ok');
 
       proxy.cut();
-      await until('node A to lose its feed', async () => (await storesA.ping())['redis'] !== 'ok');
+      await until('node A to lose its feed', async () => (await storesA.ping())['redis'] !== 'ok', LONG);
       await b.logout(b.authenticateBearer(token));
       assert.equal(code(() => b.authenticateBearer(token)), 'invalid_token', 'refused at once where it was revoked');
       // The documented degradation: A cannot know, and accepts the token up to the bound…
@@ -115,7 +111,7 @@ void describe('revocation feed staleness bound', () => {
       assert.equal(code(() => a.authenticateBearer(token)), 'unavailable');
 
       proxy.heal();
-      await until('node A to answer again', () => code(() => a.authenticateBearer(token)) !== 'unavailable');
+      await until('node A to answer again', () => code(() => a.authenticateBearer(token)) !== 'unavailable', LONG);
       // The missed logout was applied before the feed said live: A never accepts the token again.
       assert.equal(code(() => a.authenticateBearer(token)), 'invalid_token');
     } finally {

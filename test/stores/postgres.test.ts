@@ -7,6 +7,7 @@ import { openPostgresStores } from '../../src/stores/postgres.js';
 import { postgresMigrations } from '../../src/stores/sql/postgres-migrations.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { storeContract } from './contract.js';
+import { eventually } from '../helpers/wait.js';
 
 /*
  * One throwaway PostgreSQL server for the file; every opened store set gets its
@@ -51,16 +52,6 @@ async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] 
   }
 }
 
-/** Resolves with the first value `probe` returns that is not undefined, polling every 20 ms. */
-async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 void describe('postgres store specifics', () => {
   void it('applies each migration exactly once when several nodes open a fresh database at the same moment', async () => {

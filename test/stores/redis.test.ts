@@ -9,6 +9,7 @@ import { openRedisStores, type RedisStores } from '../../src/stores/redis.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { startProxy } from '../multinode/proxy.js';
 import { storeContract } from './contract.js';
+import { eventually } from '../helpers/wait.js';
 
 /*
  * One throwaway redis-server for the file. Each opened store set gets its own
@@ -34,16 +35,6 @@ storeContract('redis', async () => {
 
 const T0 = Date.UTC(2026, 0, 1);
 
-/** Resolves with the first value `probe` returns that is not undefined, polling every 10 ms. */
-async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function withRedis<T>(fn: (r: RedisStores) => Promise<T>, prefix = freshPrefix()): Promise<T> {
   const r = await openRedisStores({ url: server.url, prefix, timeoutMs: 1000 });

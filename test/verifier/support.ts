@@ -6,6 +6,7 @@ export const SECRET = 'verifier-secret-'.padEnd(40, 'x');
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
 export { b64u, signRaw } from '../helpers/jws.js';
+export { until } from '../helpers/wait.js';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Registers (ignoring "taken") and logs in; answers the access token. */
@@ -18,14 +19,6 @@ export async function jwtLogin(base: string, username: string, password = PASSWO
   return { token: r.body.access_token, sub: r.body.user.id };
 }
 
-/** Polls `f` until it answers true, or fails after `ms`. */
-export async function until(what: string, f: () => boolean | Promise<boolean>, ms = 5000, every = 10): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await f())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(every);
-  }
-}
 
 export interface Child {
   child: ChildProcess;
