@@ -19,7 +19,7 @@ import { busyCore, type ServerDef, type ServerHandle } from './proc.js';
 import type { CaseGroup, LoadRunResult, LoadScenario } from './types.js';
 
 /** Shared services a case can need; the runner starts each once per run. */
-export type Sidecar = 'redis' | 'postgres';
+export type SidecarName = 'redis' | 'postgres';
 
 export interface CaseContext {
   root: string;
@@ -46,7 +46,7 @@ export interface HttpCase {
   note?: string;
   /** Part of the `--quick` subset. */
   quick: boolean;
-  needs: Sidecar[];
+  needs: SidecarName[];
   /** Server processes started from `server()`, the load spread over them (default 1). */
   nodes?: number;
   /** Paced load in requests per second (default: as fast as the server answers). */

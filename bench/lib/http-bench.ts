@@ -3,7 +3,7 @@
  * another, rounds interleaved round-robin (the starting case rotates each round),
  * and each throughput divided by the baseline's in the same round.
  */
-import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase, type Sidecar as SidecarName } from './cases.js';
+import { BASELINE_ID, type CaseContext, type CaseDriver, type HttpCase, type SidecarName } from './cases.js';
 import type { LoadGenerator } from './load.js';
 import { ServerStartError } from '../../test/harness/ports.js';
 import { LOOPBACK, processCpuSeconds, startServer, type ServerHandle } from './proc.js';

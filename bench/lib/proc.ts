@@ -50,17 +50,9 @@ function ticksPerSecond(): number {
  * resolution is one clock tick (10 ms), small next to a measured run.
  */
 export function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself contain spaces or ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(rest[11]);
-    const stime = Number(rest[12]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-    return (utime + stime) / ticksPerSecond();
-  } catch {
-    return null;
-  }
+  const f = statFields(pid);
+  const ticks = f === null ? Number.NaN : Number(f[11]) + Number(f[12]); // utime + stime
+  return Number.isFinite(ticks) ? ticks / ticksPerSecond() : null;
 }
 
 /** Fields of /proc/<pid>/stat after the command name (which may hold spaces or ')'). */
